@@ -1,0 +1,312 @@
+// Package openalex discovers works on OpenAlex: cursor-paged /works searches, single
+// record look-ups by W-id or DOI, and the parsing of --input files. It also defines the
+// Doer interface through which every request of the discovery and resolver stages
+// goes, so that host politeness and retries live in one place underneath.
+package openalex
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/redact"
+)
+
+// Defaults and limits of the client.
+const (
+	DefaultBaseURL = "https://api.openalex.org"
+	DefaultPerPage = 100
+	// MaxPerPage is the largest page size OpenAlex has ever accepted; larger values
+	// are clamped to it.
+	MaxPerPage = 200
+	// MaxResponseBytes bounds a decoded response (a page of 200 full records is a few
+	// MiB), to defend against hostile or broken servers.
+	MaxResponseBytes = 32 << 20
+	// SelectFields is the select= list: the top-level fields Work is built from.
+	SelectFields = "id,doi,display_name,title,publication_year,type,ids,open_access,primary_location,best_oa_location,locations"
+)
+
+// ErrNotFound is returned (wrapped) by Lookup when OpenAlex has no such work.
+var ErrNotFound = errors.New("openalex: work not found")
+
+// Query selects the works of a search. Search and TopicID may be combined; at least
+// one of them is needed. Year bounds are inclusive and 0 means unbounded.
+type Query struct {
+	Search    string // free text for search=
+	TopicID   string // "T10325" or "https://openalex.org/T10325", for filter=topics.id:
+	YearStart int
+	YearEnd   int
+	OAOnly    bool // adds is_oa:true
+	MaxWorks  int  // stop after this many works; 0 means all
+}
+
+// Client talks to the OpenAlex API. The zero value of every field except Doer is
+// usable: BaseURL defaults to DefaultBaseURL, PerPage to DefaultPerPage, UserAgent to
+// "contentdl", and a nil Logger discards.
+type Client struct {
+	BaseURL   string
+	APIKey    string // sent as api_key= when set
+	Mailto    string // sent as mailto= when set (polite pool)
+	PerPage   int
+	UserAgent string
+	Doer      Doer
+	Logger    *slog.Logger
+}
+
+type pageJSON struct {
+	Meta struct {
+		Count      int    `json:"count"`
+		NextCursor string `json:"next_cursor"`
+	} `json:"meta"`
+	Results []rawWork `json:"results"`
+}
+
+func (c *Client) baseURL() string {
+	b := strings.TrimRight(strings.TrimSpace(c.BaseURL), "/")
+	if b == "" {
+		return DefaultBaseURL
+	}
+	return b
+}
+
+func (c *Client) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+func (c *Client) header() http.Header {
+	ua := c.UserAgent
+	if ua == "" {
+		ua = "contentdl"
+	}
+	h := http.Header{}
+	h.Set("User-Agent", ua)
+	h.Set("Accept", "application/json")
+	return h
+}
+
+// params returns the parameters every request carries: select, api_key and mailto.
+func (c *Client) params() url.Values {
+	v := url.Values{}
+	v.Set("select", SelectFields)
+	if c.APIKey != "" {
+		v.Set("api_key", c.APIKey)
+	}
+	if c.Mailto != "" {
+		v.Set("mailto", c.Mailto)
+	}
+	return v
+}
+
+func (q Query) filter() (string, error) {
+	var parts []string
+	if q.TopicID != "" {
+		id := shortID(q.TopicID)
+		if len(id) < 2 || (id[0] != 'T' && id[0] != 't') || !allDigits(id[1:]) {
+			return "", fmt.Errorf("openalex: topic id %q is not of the form T123", q.TopicID)
+		}
+		parts = append(parts, "topics.id:T"+id[1:])
+	}
+	if q.YearStart < 0 || q.YearStart > 9999 || q.YearEnd < 0 || q.YearEnd > 9999 {
+		return "", fmt.Errorf("openalex: year bounds %d..%d out of range", q.YearStart, q.YearEnd)
+	}
+	if q.YearStart > 0 && q.YearEnd > 0 && q.YearStart > q.YearEnd {
+		return "", fmt.Errorf("openalex: year start %d is after year end %d", q.YearStart, q.YearEnd)
+	}
+	if q.YearStart > 0 {
+		parts = append(parts, fmt.Sprintf("from_publication_date:%04d-01-01", q.YearStart))
+	}
+	if q.YearEnd > 0 {
+		parts = append(parts, fmt.Sprintf("to_publication_date:%04d-12-31", q.YearEnd))
+	}
+	if q.OAOnly {
+		parts = append(parts, "is_oa:true")
+	}
+	return strings.Join(parts, ","), nil
+}
+
+// SearchURL returns the URL of the first page of q (cursor=*), unredacted. Search
+// uses it; it is exported so that callers can show or test the request.
+func (c *Client) SearchURL(q Query) (string, error) {
+	v, err := c.searchParams(q)
+	if err != nil {
+		return "", err
+	}
+	v.Set("cursor", "*")
+	return c.baseURL() + "/works?" + v.Encode(), nil
+}
+
+func (c *Client) searchParams(q Query) (url.Values, error) {
+	if strings.TrimSpace(q.Search) == "" && q.TopicID == "" {
+		return nil, errors.New("openalex: a search text or a topic id is required")
+	}
+	if q.MaxWorks < 0 {
+		return nil, fmt.Errorf("openalex: max works %d is negative", q.MaxWorks)
+	}
+	filter, err := q.filter()
+	if err != nil {
+		return nil, err
+	}
+	v := c.params()
+	if s := strings.TrimSpace(q.Search); s != "" {
+		v.Set("search", s)
+	}
+	if filter != "" {
+		v.Set("filter", filter)
+	}
+	perPage := c.PerPage
+	if perPage <= 0 {
+		perPage = DefaultPerPage
+	}
+	perPage = min(perPage, MaxPerPage)
+	if q.MaxWorks > 0 && q.MaxWorks < perPage {
+		perPage = q.MaxWorks // do not fetch records that will be thrown away
+	}
+	v.Set("per_page", strconv.Itoa(perPage))
+	return v, nil
+}
+
+// Search pages through /works with cursor paging and calls fn for each work in order
+// until q.MaxWorks works were delivered (0 = all), fn returns an error (which Search
+// returns unchanged), or the next cursor is null or a page is empty. It reports
+// meta.count through onCount (which may be nil) once, after the first page. A cursor
+// that repeats an earlier one stops paging with a warning instead of looping. Records
+// without an id are skipped with a warning.
+func (c *Client) Search(ctx context.Context, q Query, onCount func(int), fn func(Work) error) error {
+	if c.Doer == nil {
+		return errors.New("openalex: client has no Doer")
+	}
+	v, err := c.searchParams(q)
+	if err != nil {
+		return err
+	}
+	log := c.logger()
+	seen := map[string]struct{}{"*": {}}
+	cursor, delivered := "*", 0
+	for page := 1; ; page++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		v.Set("cursor", cursor)
+		u := c.baseURL() + "/works?" + v.Encode()
+		var p pageJSON
+		if err := c.getJSON(ctx, u, &p); err != nil {
+			return fmt.Errorf("openalex: page %d: %w", page, err)
+		}
+		log.Debug("openalex page", "page", page, "results", len(p.Results), "count", p.Meta.Count, "url", redact.Redact(u))
+		if page == 1 && onCount != nil {
+			onCount(p.Meta.Count)
+		}
+		for i := range p.Results {
+			w := p.Results[i].work()
+			if w.ID == "" {
+				log.Warn("openalex record without id skipped", "page", page, "index", i)
+				continue
+			}
+			if err := fn(w); err != nil {
+				return err
+			}
+			delivered++
+			if q.MaxWorks > 0 && delivered >= q.MaxWorks {
+				return nil
+			}
+		}
+		next := p.Meta.NextCursor
+		if next == "" || len(p.Results) == 0 {
+			return nil
+		}
+		if _, dup := seen[next]; dup {
+			log.Warn("openalex returned a cursor it had returned before; stopping", "page", page, "delivered", delivered)
+			return nil
+		}
+		seen[next] = struct{}{}
+		cursor = next
+	}
+}
+
+// Lookup fetches a single work. id is "W123", "https://openalex.org/W123", a bare DOI
+// "10.x/y", "doi:10.x/y" or "https://doi.org/10.x/y". A 404 gives an error wrapping
+// ErrNotFound.
+func (c *Client) Lookup(ctx context.Context, id string) (Work, error) {
+	if c.Doer == nil {
+		return Work{}, errors.New("openalex: client has no Doer")
+	}
+	norm, err := parseID(id)
+	if err != nil {
+		return Work{}, fmt.Errorf("openalex: lookup %q: %w", id, err)
+	}
+	seg := norm
+	if strings.HasPrefix(norm, "10.") {
+		seg = "doi:" + EscapeDOIPath(norm)
+	}
+	u := c.baseURL() + "/works/" + seg + "?" + c.params().Encode()
+	var raw rawWork
+	if err := c.getJSON(ctx, u, &raw); err != nil {
+		var se *StatusError
+		if errors.As(err, &se) && se.Status == http.StatusNotFound {
+			return Work{}, fmt.Errorf("openalex: lookup %s: %w", norm, ErrNotFound)
+		}
+		return Work{}, fmt.Errorf("openalex: lookup %s: %w", norm, err)
+	}
+	w := raw.work()
+	if w.ID == "" {
+		return Work{}, fmt.Errorf("openalex: lookup %s: record has no id", norm)
+	}
+	return w, nil
+}
+
+// getJSON GETs u and decodes a 2xx JSON body into v. Errors name the redacted URL.
+func (c *Client) getJSON(ctx context.Context, u string, v any) error {
+	resp, err := c.Doer.Get(ctx, policy.ManifestFetch, u, c.header())
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", redact.Redact(u), redact.Error(err))
+	}
+	defer CloseBody(resp)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return NewStatusError(resp, u)
+	}
+	if err := DecodeJSON(resp.Body, MaxResponseBytes, v); err != nil {
+		return fmt.Errorf("decode %s: %w", redact.Redact(u), err)
+	}
+	return nil
+}
+
+// DecodeJSON decodes exactly one JSON value from r into v, reading at most limit
+// bytes (more is ErrBodyTooLarge) and rejecting trailing data after the value.
+func DecodeJSON(r io.Reader, limit int64, v any) error {
+	dec := json.NewDecoder(LimitBody(r, limit))
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("empty body")
+		}
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			return err
+		}
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// EscapeDOIPath escapes a DOI for use in a URL path, keeping the slashes that
+// separate prefix and suffix (as the DOI-keyed APIs expect) and percent-encoding
+// everything else that is not allowed in a path segment ('?', '#', '%', spaces, ...).
+func EscapeDOIPath(doi string) string {
+	parts := strings.Split(doi, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
