@@ -1,0 +1,304 @@
+// Package config builds contentdl's typed, validated configuration.
+//
+// Values come from four layers, lowest precedence first: built-in defaults
+// (Defaults), a YAML file (--config FILE or DOCSTOKG_CONFIG), DOCSTOKG_* environment
+// variables (the key path upper-cased with "." replaced by "_", for example
+// DOCSTOKG_OPENALEX_BASE_URL), and command-line flags that the user actually set.
+// Load merges them through a fresh viper instance per call (never viper's global),
+// decodes every key into Config, and validates the result. Every error is an *Error
+// that names the key and the layer the offending value came from, and matches
+// ErrUsage.
+//
+// Only this package and internal/cli import viper, cobra or pflag; everything below
+// the CLI receives a *Config or the values it needs from one.
+package config
+
+import (
+	"time"
+
+	"github.com/docstokg/contentdl/internal/policy"
+)
+
+// Resolver names accepted in resolvers.order, in the default order.
+const (
+	ResolverOpenAlex        = "openalex"
+	ResolverUnpaywall       = "unpaywall"
+	ResolverCrossref        = "crossref"
+	ResolverArxiv           = "arxiv"
+	ResolverEuropePMC       = "europe_pmc"
+	ResolverSemanticScholar = "semantic_scholar"
+	ResolverLandingPage     = "landing_page"
+)
+
+// KnownResolvers returns every known resolver name in the default order.
+func KnownResolvers() []string {
+	return []string{
+		ResolverOpenAlex, ResolverUnpaywall, ResolverCrossref, ResolverArxiv,
+		ResolverEuropePMC, ResolverSemanticScholar, ResolverLandingPage,
+	}
+}
+
+// Config is the effective configuration of one invocation. The mapstructure and yaml
+// tags carry the snake_case key names used in the file, in DOCSTOKG_* variables and
+// in error messages. After Load, base URLs carry no trailing slash, host names and
+// resolver names are lower case, and ProviderLearningPath is resolved to a concrete
+// path when one can be derived.
+type Config struct {
+	// Mailto is the contact address sent to the APIs' polite pools ("" = none).
+	Mailto string `mapstructure:"mailto" yaml:"mailto"`
+	// Workers is the number of works processed concurrently.
+	Workers int `mapstructure:"workers" yaml:"workers"`
+	// MaxWorks stops discovery after this many works; 0 means no limit.
+	MaxWorks int `mapstructure:"max_works" yaml:"max_works"`
+	// Out is the output directory (files, manifest and summary).
+	Out string `mapstructure:"out" yaml:"out"`
+	// EnableContextualRetry switches from the legacy retry policy to the contextual one.
+	EnableContextualRetry bool `mapstructure:"enable_contextual_retry" yaml:"enable_contextual_retry"`
+	// EnableProviderLearning turns on per-host rate-limit learning and its state file.
+	EnableProviderLearning bool `mapstructure:"enable_provider_learning" yaml:"enable_provider_learning"`
+	// ProviderLearningPath is the learning state file. Empty in Defaults; Load fills it
+	// with $XDG_STATE_HOME/contentdl/provider-learning.json, falling back to
+	// $HOME/.local/state/contentdl/provider-learning.json.
+	ProviderLearningPath string `mapstructure:"provider_learning_path" yaml:"provider_learning_path"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `mapstructure:"log_level" yaml:"log_level"`
+	// LogFormat is text or json.
+	LogFormat string `mapstructure:"log_format" yaml:"log_format"`
+
+	// OpenAlex configures discovery.
+	OpenAlex OpenAlex `mapstructure:"openalex" yaml:"openalex"`
+	// Unpaywall configures the unpaywall resolver.
+	Unpaywall Endpoint `mapstructure:"unpaywall" yaml:"unpaywall"`
+	// Crossref configures the crossref resolver.
+	Crossref Endpoint `mapstructure:"crossref" yaml:"crossref"`
+	// Arxiv configures the arxiv resolver.
+	Arxiv Endpoint `mapstructure:"arxiv" yaml:"arxiv"`
+	// EuropePMC configures the europe_pmc resolver.
+	EuropePMC Endpoint `mapstructure:"europe_pmc" yaml:"europe_pmc"`
+	// SemanticScholar configures the semantic_scholar resolver.
+	SemanticScholar SemanticScholar `mapstructure:"semantic_scholar" yaml:"semantic_scholar"`
+
+	// Resolvers sets the resolver chain.
+	Resolvers ResolverChain `mapstructure:"resolvers" yaml:"resolvers"`
+	// RateLimits holds the per-host politeness limits.
+	RateLimits RateLimits `mapstructure:"rate_limits" yaml:"rate_limits"`
+	// Retry holds the retry and defer settings shared by both retry policies.
+	Retry Retry `mapstructure:"retry" yaml:"retry"`
+	// Download holds the limits applied to each fetched body.
+	Download Download `mapstructure:"download" yaml:"download"`
+	// Learning tunes provider rate-limit learning.
+	Learning Learning `mapstructure:"learning" yaml:"learning"`
+
+	// origin maps each key to the layer that set it ("default", "file /x.yaml",
+	// "env DOCSTOKG_WORKERS", "flag --workers"). Nil for a Config not built by Load.
+	origin map[string]string
+}
+
+// OpenAlex is the openalex section.
+type OpenAlex struct {
+	// BaseURL is the API root, e.g. https://api.openalex.org.
+	BaseURL string `mapstructure:"base_url" yaml:"base_url"`
+	// APIKey is sent as api_key; it is a secret and masked by WriteYAML.
+	APIKey string `mapstructure:"api_key" yaml:"api_key"`
+	// PerPage is the page size of /works listings (1–200).
+	PerPage int `mapstructure:"per_page" yaml:"per_page"`
+}
+
+// Endpoint is a section that only sets an API root.
+type Endpoint struct {
+	// BaseURL is the API root.
+	BaseURL string `mapstructure:"base_url" yaml:"base_url"`
+}
+
+// SemanticScholar is the semantic_scholar section.
+type SemanticScholar struct {
+	// BaseURL is the API root.
+	BaseURL string `mapstructure:"base_url" yaml:"base_url"`
+	// APIKey is sent as x-api-key; it is a secret and masked by WriteYAML.
+	APIKey string `mapstructure:"api_key" yaml:"api_key"`
+}
+
+// ResolverChain is the resolvers section.
+type ResolverChain struct {
+	// Order lists the resolvers to run for each work, first to last.
+	Order []string `mapstructure:"order" yaml:"order"`
+}
+
+// RateLimits is the rate_limits section.
+type RateLimits struct {
+	// Default applies to every host without a more specific limit (its Host is unused).
+	Default HostLimit `mapstructure:"default" yaml:"default"`
+	// Hosts lists per-host overrides. It is a list, not a map, because viper splits
+	// map keys on dots. It can only be set in the config file.
+	Hosts []HostLimit `mapstructure:"hosts" yaml:"hosts"`
+}
+
+// HostLimit is the politeness limit of one host. In rate_limits.hosts entries a zero
+// Burst, Concurrency or Cooldown means "use rate_limits.default's value".
+type HostLimit struct {
+	// Host is host or host:port, lower case.
+	Host string `mapstructure:"host" yaml:"host,omitempty"`
+	// RPS is the sustained request rate per second (may be fractional: 0.3333 is one
+	// request per 3 s).
+	RPS float64 `mapstructure:"rps" yaml:"rps"`
+	// Burst is the token bucket size.
+	Burst int `mapstructure:"burst" yaml:"burst,omitempty"`
+	// Concurrency caps the requests in flight to the host.
+	Concurrency int `mapstructure:"concurrency" yaml:"concurrency,omitempty"`
+	// Cooldown closes the host after a 429 without Retry-After (doubling while 429s
+	// continue).
+	Cooldown time.Duration `mapstructure:"cooldown" yaml:"cooldown,omitempty"`
+}
+
+// Retry is the retry section.
+type Retry struct {
+	// MaxAttempts caps the attempts per request under the legacy policy.
+	MaxAttempts int `mapstructure:"max_attempts" yaml:"max_attempts"`
+	// BaseDelay is the first backoff step (exponential, full jitter).
+	BaseDelay time.Duration `mapstructure:"base_delay" yaml:"base_delay"`
+	// MaxDelay caps one backoff step.
+	MaxDelay time.Duration `mapstructure:"max_delay" yaml:"max_delay"`
+	// MaxWait caps an honoured Retry-After; beyond it the work is deferred.
+	MaxWait time.Duration `mapstructure:"max_wait" yaml:"max_wait"`
+	// DeferRounds is how many times the deferred queue is retried after the main queue.
+	DeferRounds int `mapstructure:"defer_rounds" yaml:"defer_rounds"`
+	// Operations holds the contextual policy's per-operation limits, keyed by
+	// policy.OperationType.String() (download, validate, resolve, extract,
+	// manifest_fetch). After Load every operation has an entry.
+	Operations map[string]OpRule `mapstructure:"operations" yaml:"operations"`
+}
+
+// OpRule is one operation's attempt and time budget under the contextual policy.
+type OpRule struct {
+	// MaxAttempts caps the attempts of one request of this operation.
+	MaxAttempts int `mapstructure:"max_attempts" yaml:"max_attempts"`
+	// Deadline caps the total time spent on one request including waits; 0 = none.
+	Deadline time.Duration `mapstructure:"deadline" yaml:"deadline"`
+}
+
+// Op returns the rule for op, falling back to the built-in default when the map has
+// no entry for it (only possible for a Config not built by Load or Defaults).
+func (r Retry) Op(op policy.OperationType) OpRule {
+	if rule, ok := r.Operations[op.String()]; ok {
+		return rule
+	}
+	return defaultOperations()[op.String()]
+}
+
+// Download is the download section.
+type Download struct {
+	// Timeout is the per-request header and idle-read timeout.
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
+	// MaxBytes aborts a body larger than this.
+	MaxBytes int64 `mapstructure:"max_bytes" yaml:"max_bytes"`
+	// MinPDFBytes rejects a PDF smaller than this.
+	MinPDFBytes int64 `mapstructure:"min_pdf_bytes" yaml:"min_pdf_bytes"`
+}
+
+// Learning is the learning section (used when EnableProviderLearning is set).
+type Learning struct {
+	// MaxReductionPct caps the total reduction of a host's rate (0 < x ≤ 95).
+	MaxReductionPct float64 `mapstructure:"max_reduction_pct" yaml:"max_reduction_pct"`
+	// MinRPS is the floor of a learned rate.
+	MinRPS float64 `mapstructure:"min_rps" yaml:"min_rps"`
+	// Tiers maps an episode's consecutive-429 count to its reduction step; an episode
+	// counts once, at the highest tier it reaches.
+	Tiers []Tier `mapstructure:"tiers" yaml:"tiers"`
+	// Window is the span of the windowed 429-share trigger.
+	Window time.Duration `mapstructure:"window" yaml:"window"`
+	// WindowMinRequests is the fewest requests in a window before its share counts.
+	WindowMinRequests int `mapstructure:"window_min_requests" yaml:"window_min_requests"`
+	// Window429Share is the 429 share of a window above which the rate is reduced.
+	Window429Share float64 `mapstructure:"window_429_share" yaml:"window_429_share"`
+	// Beta is the multiplicative decrease applied by the windowed trigger (0 < β < 1).
+	Beta float64 `mapstructure:"beta" yaml:"beta"`
+	// RecoveryInterval is the clean interval (no 429) after which a reduction shrinks.
+	RecoveryInterval time.Duration `mapstructure:"recovery_interval" yaml:"recovery_interval"`
+	// RecoveryStepPct is how many points the reduction shrinks per clean interval.
+	RecoveryStepPct float64 `mapstructure:"recovery_step_pct" yaml:"recovery_step_pct"`
+	// ForgetAfter is how long until a persisted reduction has fully relaxed.
+	ForgetAfter time.Duration `mapstructure:"forget_after" yaml:"forget_after"`
+	// SaveEvery is the minimum interval between saves of the state file during a run.
+	SaveEvery time.Duration `mapstructure:"save_every" yaml:"save_every"`
+}
+
+// Tier is one step of the 429-episode reduction schedule.
+type Tier struct {
+	// Threshold is the consecutive-429 count at which the tier applies.
+	Threshold int `mapstructure:"threshold" yaml:"threshold"`
+	// StepPct is the reduction, in percentage points, for an episode at this tier.
+	StepPct float64 `mapstructure:"step_pct" yaml:"step_pct"`
+}
+
+// MiB is 1<<20 bytes.
+const MiB = 1 << 20
+
+// defaultOperations returns the contextual policy's per-operation defaults.
+func defaultOperations() map[string]OpRule {
+	return map[string]OpRule{
+		policy.Download.String():      {MaxAttempts: 6, Deadline: 60 * time.Second},
+		policy.Validate.String():      {MaxAttempts: 3},
+		policy.Resolve.String():       {MaxAttempts: 3},
+		policy.Extract.String():       {MaxAttempts: 5},
+		policy.ManifestFetch.String(): {MaxAttempts: 5},
+	}
+}
+
+// Defaults returns the built-in configuration. ProviderLearningPath is empty here;
+// Load derives it from XDG_STATE_HOME or HOME.
+func Defaults() Config {
+	return Config{
+		Workers:   8,
+		MaxWorks:  0,
+		Out:       "runs/contentdl",
+		LogLevel:  "info",
+		LogFormat: "text",
+		OpenAlex: OpenAlex{
+			BaseURL: "https://api.openalex.org",
+			PerPage: 100,
+		},
+		Unpaywall:       Endpoint{BaseURL: "https://api.unpaywall.org"},
+		Crossref:        Endpoint{BaseURL: "https://api.crossref.org"},
+		Arxiv:           Endpoint{BaseURL: "https://export.arxiv.org"},
+		EuropePMC:       Endpoint{BaseURL: "https://europepmc.org"},
+		SemanticScholar: SemanticScholar{BaseURL: "https://api.semanticscholar.org"},
+		Resolvers:       ResolverChain{Order: KnownResolvers()},
+		RateLimits: RateLimits{
+			Default: HostLimit{RPS: 5, Burst: 2, Concurrency: 4, Cooldown: 2 * time.Second},
+			Hosts:   []HostLimit{},
+		},
+		Retry: Retry{
+			MaxAttempts: 5,
+			BaseDelay:   time.Second,
+			MaxDelay:    30 * time.Second,
+			MaxWait:     60 * time.Second,
+			DeferRounds: 2,
+			Operations:  defaultOperations(),
+		},
+		Download: Download{
+			Timeout:     60 * time.Second,
+			MaxBytes:    200 * MiB,
+			MinPDFBytes: 1024,
+		},
+		Learning: Learning{
+			MaxReductionPct:   80,
+			MinRPS:            0.05,
+			Tiers:             []Tier{{Threshold: 3, StepPct: 10}, {Threshold: 5, StepPct: 20}, {Threshold: 10, StepPct: 30}},
+			Window:            60 * time.Second,
+			WindowMinRequests: 20,
+			Window429Share:    0.05,
+			Beta:              0.7,
+			RecoveryInterval:  30 * time.Second,
+			RecoveryStepPct:   10,
+			ForgetAfter:       7 * 24 * time.Hour,
+			SaveEvery:         5 * time.Second,
+		},
+	}
+}
+
+// Source reports which layer set key ("default", "file /x.yaml",
+// "env DOCSTOKG_WORKERS" or "flag --workers"). It returns "" for a Config not built
+// by Load or for an unknown key.
+func (c *Config) Source(key string) string {
+	return c.origin[key]
+}
