@@ -1,0 +1,547 @@
+// Package sim is a deterministic simulator of the scholarly web for tests, benchmarks
+// and users tuning their settings: an OpenAlex-like API, an Unpaywall-like API and N
+// publisher hosts, each on its own loopback listener, with hidden rate limits,
+// Retry-After styles, rate-limit headers, scheduled faults and exact-size PDFs, all
+// described by a Scenario. Every host counts what it sees (Stats), including the
+// requests that arrived while a Retry-After it announced was still running.
+//
+// A test starts one in-process:
+//
+//	s, err := sim.Start(sc, sim.Options{})
+//	defer s.Close()
+//	// point the client at s.OpenAlexURL() and s.UnpaywallURL(), then
+//	// compare its results with s.Expected() and check s.Stats().
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Options are the simulator's dependencies.
+type Options struct {
+	// Logger receives one debug record per request and errors; nil discards.
+	Logger *slog.Logger
+	// Clock tells the time for token buckets, Retry-After windows, HTTP dates and
+	// the stats; nil means time.Now. Slow faults stall in real time regardless.
+	Clock func() time.Time
+}
+
+// Host roles.
+const (
+	RoleOpenAlex  = "openalex"
+	RoleUnpaywall = "unpaywall"
+	RolePublisher = "publisher"
+)
+
+// Sim is a running simulator. Its methods are safe for concurrent use.
+type Sim struct {
+	sc     Scenario
+	log    *slog.Logger
+	now    func() time.Time
+	cat    *catalogue
+	api    *endpoint
+	upw    *endpoint
+	hosts  []*endpoint
+	all    []*endpoint
+	done   chan struct{}
+	bufs   sync.Pool
+	bombMu sync.Mutex
+	bombs  map[int64][]byte
+
+	mu      sync.Mutex // guards closing and the Add side of wg
+	closing bool
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+// endpoint is one listener: a host with its own capacity, headers and stats.
+type endpoint struct {
+	sim   *Sim
+	name  string
+	role  string
+	spec  ServiceSpec
+	host  *HostSpec // publishers only
+	index int       // publisher index
+	ln    net.Listener
+	srv   *http.Server
+	url   string
+	app   func(*recorder, *http.Request, time.Time)
+
+	mu       sync.Mutex
+	limiter  *rate.Limiter
+	stats    counters
+	attempts map[string]int // per path, publishers
+	listed   int            // /works listing requests, openalex
+	broken   map[int]int    // malformed answers given per page, openalex
+}
+
+// Start binds one loopback listener per host (127.0.0.1, a free port each), generates
+// the works and serves until Close.
+func Start(sc Scenario, opts Options) (*Sim, error) {
+	sc = sc.WithDefaults()
+	if err := sc.Validate(); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	s := &Sim{
+		sc:    sc,
+		log:   opts.Logger,
+		now:   opts.Clock,
+		done:  make(chan struct{}),
+		bombs: map[int64][]byte{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	start := s.now()
+
+	newEP := func(name, role string, spec ServiceSpec) (*endpoint, error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("sim: listen for %s: %w", name, err)
+		}
+		e := &endpoint{sim: s, name: name, role: role, spec: spec, ln: ln, url: "http://" + ln.Addr().String(),
+			stats: newCounters(start), attempts: map[string]int{}, broken: map[int]int{}}
+		e.limiter = e.newLimiter()
+		s.all = append(s.all, e)
+		return e, nil
+	}
+	fail := func(err error) (*Sim, error) {
+		for _, e := range s.all {
+			_ = e.ln.Close()
+		}
+		return nil, err
+	}
+	var err error
+	if s.api, err = newEP(RoleOpenAlex, RoleOpenAlex, sc.OpenAlex.ServiceSpec); err != nil {
+		return fail(err)
+	}
+	if s.upw, err = newEP(RoleUnpaywall, RoleUnpaywall, sc.Unpaywall); err != nil {
+		return fail(err)
+	}
+	urls := make([]string, len(sc.Hosts))
+	for i := range sc.Hosts {
+		e, err := newEP(sc.Hosts[i].Name, RolePublisher, sc.Hosts[i].ServiceSpec)
+		if err != nil {
+			return fail(err)
+		}
+		e.host, e.index = &s.sc.Hosts[i], i
+		s.hosts = append(s.hosts, e)
+		urls[i] = e.url
+	}
+	s.cat = generate(sc, urls)
+	s.api.app = s.serveOpenAlex
+	s.upw.app = s.serveUnpaywall
+	for _, e := range s.hosts {
+		e.app = e.servePublisher
+	}
+	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	for _, e := range s.all {
+		e.srv = &http.Server{Handler: e, ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second}
+		s.wg.Add(1)
+		go func(e *endpoint) {
+			defer s.wg.Done()
+			if err := e.srv.Serve(e.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("sim: serve", "host", e.name, "err", err)
+			}
+		}(e)
+	}
+	s.log.Info("sim: started", "scenario", sc.Name, "works", len(s.cat.works), "openalex", s.api.url,
+		"unpaywall", s.upw.url, "hosts", len(s.hosts))
+	return s, nil
+}
+
+// Close stops every listener, cuts open connections and waits for all handlers to
+// return. It is safe to call more than once.
+func (s *Sim) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
+		close(s.done)
+		for _, e := range s.all {
+			if cerr := e.srv.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("sim: close %s: %w", e.name, cerr)
+			}
+		}
+		s.wg.Wait()
+	})
+	return err
+}
+
+// Scenario returns the scenario the simulator runs, with defaults applied.
+func (s *Sim) Scenario() Scenario { return s.sc }
+
+// OpenAlexURL is the base URL of the OpenAlex-like API (append /works).
+func (s *Sim) OpenAlexURL() string { return s.api.url }
+
+// UnpaywallURL is the base URL of the Unpaywall-like API (append /v2/{doi}).
+func (s *Sim) UnpaywallURL() string { return s.upw.url }
+
+// StatsURL is the URL of the JSON stats endpoint; POST to ResetURL zeroes them.
+func (s *Sim) StatsURL() string { return s.api.url + "/__stats" }
+
+// ResetURL is the URL that resets the simulator's state when POSTed to.
+func (s *Sim) ResetURL() string { return s.api.url + "/__reset" }
+
+// HostURL is the base URL of publisher host i (scenario order); "" if out of range.
+func (s *Sim) HostURL(i int) string {
+	if i < 0 || i >= len(s.hosts) {
+		return ""
+	}
+	return s.hosts[i].url
+}
+
+// Hosts returns the base URLs of the publisher hosts in scenario order.
+func (s *Sim) Hosts() []string {
+	out := make([]string, len(s.hosts))
+	for i, e := range s.hosts {
+		out[i] = e.url
+	}
+	return out
+}
+
+// HostURLByName is the base URL of the named publisher host, or "".
+func (s *Sim) HostURLByName(name string) string {
+	for _, e := range s.hosts {
+		if e.name == name {
+			return e.url
+		}
+	}
+	return ""
+}
+
+// Works returns every generated work in id order (W1, W2, …).
+func (s *Sim) Works() []Work {
+	out := make([]Work, len(s.cat.works))
+	for i, w := range s.cat.works {
+		out[i] = w.Work
+		out[i].TopicIDs = append([]string{}, w.TopicIDs...)
+	}
+	return out
+}
+
+// Expected maps each W-id to OutcomePDF or OutcomeMiss. It assumes a client that
+// follows every lead and retries transient faults; a scenario whose faults make a
+// copy permanently unreachable (a share of 1 for a fatal fault) is not reflected.
+func (s *Sim) Expected() map[string]string {
+	out := make(map[string]string, len(s.cat.works))
+	for _, w := range s.cat.works {
+		out[w.ID] = w.Expected
+	}
+	return out
+}
+
+// PDF returns the exact bytes a host serves as the PDF of the work, or false for an
+// unknown or closed work.
+func (s *Sim) PDF(id string) ([]byte, bool) {
+	w, ok := s.cat.byID[id]
+	if !ok || w.PDFSize == 0 {
+		return nil, false
+	}
+	doc, err := newPDF(s.sc.Seed, w.ID, w.Title, w.PDFSize)
+	if err != nil {
+		return nil, false
+	}
+	b := make([]byte, doc.Size())
+	if _, err := doc.ReadAt(b, 0); err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+// Stats returns a snapshot of every host's counters.
+func (s *Sim) Stats() Stats {
+	st := Stats{Now: s.now(), Hosts: make([]HostStats, 0, len(s.all))}
+	for _, e := range s.all {
+		e.mu.Lock()
+		h := e.stats.snapshot()
+		if st.Start.IsZero() {
+			st.Start = e.stats.start
+		}
+		e.mu.Unlock()
+		h.Name, h.Role, h.Addr = e.name, e.role, e.ln.Addr().String()
+		st.Hosts = append(st.Hosts, h)
+	}
+	return st
+}
+
+// Reset returns the simulator to its starting state without restarting it: it
+// zeroes the stats and restarts the timeline, refills the token buckets, closes every
+// Retry-After window and rewinds the fault schedules and API fault counters, so that
+// consecutive runs against one simulator meet the same conditions.
+func (s *Sim) Reset() {
+	now := s.now()
+	for _, e := range s.all {
+		e.mu.Lock()
+		inFlight := e.stats.inFlight
+		e.stats = newCounters(now)
+		e.stats.inFlight, e.stats.maxInFlight = inFlight, inFlight
+		e.limiter = e.newLimiter()
+		e.attempts = map[string]int{}
+		e.broken = map[int]int{}
+		e.listed = 0
+		e.mu.Unlock()
+	}
+	s.log.Info("sim: reset")
+}
+
+// enter registers a handler unless the simulator is closing.
+func (s *Sim) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// pause stalls for d; false means the request or the simulator ended first.
+func (s *Sim) pause(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.done:
+		return false
+	}
+}
+
+func (e *endpoint) newLimiter() *rate.Limiter {
+	if e.spec.Capacity.Unlimited() {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(e.spec.Capacity.RPS), e.spec.Capacity.Burst)
+}
+
+// recorder wraps the ResponseWriter to learn the status and the bytes sent.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	reset  bool
+	fault  string
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *recorder) flush() { _ = http.NewResponseController(r.ResponseWriter).Flush() }
+
+// ServeHTTP counts the request, applies the hidden capacity and the rate-limit
+// headers, and hands over to the host's application.
+func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := e.sim
+	if !s.enter() {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.wg.Done()
+	if e.role == RoleOpenAlex && strings.HasPrefix(r.URL.Path, "/__") {
+		s.serveAdmin(w, r)
+		return
+	}
+	now := s.now()
+	rec := &recorder{ResponseWriter: w}
+	e.mu.Lock()
+	e.stats.arrive(now, s.sc.PolitenessGrace)
+	allowed := e.limiter == nil || e.limiter.AllowN(now, 1)
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.stats.finish(now, rec.status, rec.reset, rec.bytes)
+		e.mu.Unlock()
+		s.log.Debug("sim: request", "host", e.name, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "reset", rec.reset, "fault", rec.fault, "bytes", rec.bytes)
+	}()
+	e.rateHeaders(rec.Header(), now)
+	if !allowed {
+		e.reject(rec, now, 0)
+		return
+	}
+	e.app(rec, r, now)
+}
+
+// reject answers 429 with the host's Retry-After; d > 0 overrides its delay.
+func (e *endpoint) reject(rec *recorder, now time.Time, d time.Duration) {
+	if d <= 0 {
+		d = e.defaultRetryAfter(now)
+	}
+	e.retryAfter(rec.Header(), now, d, e.spec.RetryAfter)
+	if e.role == RolePublisher {
+		writeBody(rec, http.StatusTooManyRequests, "text/html; charset=utf-8",
+			"<!DOCTYPE html><html><head><title>429 Too Many Requests</title></head><body><h1>Too Many Requests</h1></body></html>\n")
+		return
+	}
+	writeJSONError(rec, http.StatusTooManyRequests, "Too Many Requests", "Rate limit exceeded; slow down.")
+}
+
+// defaultRetryAfter is the configured delay, or the time until the bucket holds a
+// token again, rounded up to a whole second (at least 1 s).
+func (e *endpoint) defaultRetryAfter(now time.Time) time.Duration {
+	if e.spec.RetryAfterSeconds > 0 {
+		return time.Duration(e.spec.RetryAfterSeconds) * time.Second
+	}
+	secs := 1.0
+	e.mu.Lock()
+	if e.limiter != nil {
+		if missing := 1 - e.limiter.TokensAt(now); missing > 0 {
+			secs = math.Max(1, math.Ceil(missing/e.spec.Capacity.RPS))
+		}
+	}
+	e.mu.Unlock()
+	return time.Duration(secs) * time.Second
+}
+
+// retryAfter writes a Retry-After of d in the given style (none falls back to
+// seconds when a fault asked for one explicitly) and opens the politeness window.
+func (e *endpoint) retryAfter(h http.Header, now time.Time, d time.Duration, style RetryAfterStyle) {
+	if style == RetryAfterNone {
+		return
+	}
+	secs := int64(math.Ceil(d.Seconds()))
+	end := now.Add(time.Duration(secs) * time.Second)
+	if style == RetryAfterHTTPDate {
+		// An HTTP date has whole seconds: round the end up so that a client that
+		// waits until the date never lands inside the window.
+		if t := end.Truncate(time.Second); t.Before(end) {
+			end = t.Add(time.Second)
+		}
+		h.Set("Retry-After", end.UTC().Format(http.TimeFormat))
+	} else {
+		h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	e.mu.Lock()
+	e.stats.announce(now, end)
+	e.mu.Unlock()
+}
+
+// rateHeaders writes the host's rate-limit headers describing its bucket at now.
+func (e *endpoint) rateHeaders(h http.Header, now time.Time) {
+	if e.spec.Headers == HeadersNone || e.spec.Capacity.Unlimited() {
+		return
+	}
+	c := e.spec.Capacity
+	e.mu.Lock()
+	tokens := e.limiter.TokensAt(now)
+	e.mu.Unlock()
+	remaining := max(0, int(math.Floor(tokens)))
+	// Express the rate as quota q per window w whole seconds.
+	q, w := int(math.Floor(c.RPS)), 1
+	if c.RPS < 1 {
+		q, w = 1, int(math.Ceil(1/c.RPS))
+	}
+	full := int(math.Ceil((float64(c.Burst) - tokens) / c.RPS))
+	next := 0
+	if tokens < 1 {
+		next = int(math.Ceil((1 - tokens) / c.RPS))
+	}
+	switch e.spec.Headers {
+	case HeadersOpenAlex:
+		h.Set("X-RateLimit-Limit", strconv.Itoa(q))
+		h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+		h.Set("X-RateLimit-Reset", strconv.Itoa(max(0, full)))
+	case HeadersCrossref:
+		h.Set("X-Rate-Limit-Limit", strconv.Itoa(q))
+		h.Set("X-Rate-Limit-Interval", strconv.Itoa(w)+"s")
+	case HeadersIETF:
+		h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, q, w))
+		h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, remaining, max(0, next)))
+	}
+}
+
+// serveAdmin answers /__stats (GET) and /__reset (POST); they are not counted.
+func (s *Sim) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/__stats":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSONError(w, http.StatusMethodNotAllowed, "Method Not Allowed", "use GET")
+			return
+		}
+		writeJSON(w, http.StatusOK, s.Stats())
+	case "/__reset":
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			writeJSONError(w, http.StatusMethodNotAllowed, "Method Not Allowed", "use POST")
+			return
+		}
+		s.Reset()
+		writeJSON(w, http.StatusOK, map[string]bool{"reset": true})
+	default:
+		writeJSONError(w, http.StatusNotFound, "404 Not Found", "no such admin endpoint")
+	}
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b := mustJSON(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeJSONError writes an OpenAlex-style error object.
+func writeJSONError(w http.ResponseWriter, status int, title, msg string) {
+	writeJSON(w, status, map[string]string{"error": title, "message": msg})
+}
+
+// writeBody writes a small complete body.
+func writeBody(w http.ResponseWriter, status int, ctype, body string) {
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,187 @@
+package sim
+
+import (
+	"maps"
+	"strconv"
+	"time"
+)
+
+// Timeline bounds.
+const (
+	// TimelineBucket is the width of one timeline bucket.
+	TimelineBucket = 100 * time.Millisecond
+	// maxTimelineBuckets keeps an hour of buckets; later requests are not bucketed.
+	maxTimelineBuckets = 36_000
+	// maxThrottleStamps bounds the list of 429 timestamps.
+	maxThrottleStamps = 10_000
+)
+
+// Stats is a snapshot of what every simulated host has seen since Start or the last
+// Reset.
+type Stats struct {
+	// Start is when counting began (by the simulator's clock).
+	Start time.Time `json:"start"`
+	// Now is when the snapshot was taken.
+	Now time.Time `json:"now"`
+	// Hosts lists openalex, unpaywall, then the publisher hosts in scenario order.
+	Hosts []HostStats `json:"hosts"`
+}
+
+// Host returns the stats of the named host.
+func (s Stats) Host(name string) (HostStats, bool) {
+	for _, h := range s.Hosts {
+		if h.Name == name {
+			return h, true
+		}
+	}
+	return HostStats{}, false
+}
+
+// HostStats is what one host has seen.
+type HostStats struct {
+	Name string `json:"name"`
+	// Role is "openalex", "unpaywall" or "publisher".
+	Role string `json:"role"`
+	// Addr is the host's host:port, the key a client's per-host limiter uses.
+	Addr string `json:"addr"`
+	// Requests counts every request that arrived.
+	Requests int64 `json:"requests"`
+	// ByStatus counts responses by status code ("200", "429", …); "reset" counts
+	// connections closed before any response.
+	ByStatus map[string]int64 `json:"by_status"`
+	// BytesSent is the response body bytes written.
+	BytesSent int64 `json:"bytes_sent"`
+	// RetryAfterAnnounced counts responses that carried a Retry-After (each opens or
+	// extends a window during which the client should stay away).
+	RetryAfterAnnounced int64 `json:"retry_after_announced"`
+	// InRetryAfterWindow counts requests that arrived while a window was open (after
+	// the politeness grace): the politeness metric. Zero is polite.
+	InRetryAfterWindow int64 `json:"in_retry_after_window"`
+	// InRetryAfterGrace counts requests that arrived inside a window but within the
+	// scenario's politeness_grace of its announcement.
+	InRetryAfterGrace int64 `json:"in_retry_after_grace"`
+	// InFlight is the number of requests being served now.
+	InFlight int64 `json:"in_flight"`
+	// MaxInFlight is the highest number of requests served at once.
+	MaxInFlight int64 `json:"max_in_flight"`
+	// Timeline holds accepted and throttled requests over time.
+	Timeline Timeline `json:"timeline"`
+}
+
+// Timeline counts requests in TimelineBucket-wide buckets from Start. A request is
+// accepted when its response was not a 429, throttled when it was. It keeps an hour
+// of buckets and the first 10,000 throttle timestamps; Truncated says whether
+// anything fell outside.
+type Timeline struct {
+	Start time.Time `json:"start"`
+	// Bucket is the bucket width (nanoseconds in JSON).
+	Bucket time.Duration `json:"bucket_ns"`
+	// Accepted[i] counts accepted requests that arrived in [Start+i·Bucket, Start+(i+1)·Bucket).
+	Accepted []int `json:"accepted"`
+	// Throttled[i] counts 429 responses the same way.
+	Throttled []int `json:"throttled"`
+	// ThrottledAt lists the arrival offsets from Start of the 429'd requests
+	// (nanoseconds in JSON).
+	ThrottledAt []time.Duration `json:"throttled_at_ns"`
+	Truncated   bool            `json:"truncated"`
+}
+
+// counters is one host's mutable stats, guarded by the host's mutex.
+type counters struct {
+	start       time.Time
+	requests    int64
+	byStatus    map[string]int64
+	bytes       int64
+	announced   int64
+	inWindow    int64
+	inGrace     int64
+	inFlight    int64
+	maxInFlight int64
+	accepted    []int
+	throttled   []int
+	throttledAt []time.Duration
+	truncated   bool
+	windowOpen  time.Time
+	windowEnd   time.Time
+}
+
+func newCounters(start time.Time) counters {
+	return counters{start: start, byStatus: map[string]int64{}}
+}
+
+// arrive counts a request and checks the politeness window.
+func (c *counters) arrive(now time.Time, grace time.Duration) {
+	c.requests++
+	c.inFlight++
+	c.maxInFlight = max(c.maxInFlight, c.inFlight)
+	if now.Before(c.windowEnd) {
+		if now.Before(c.windowOpen.Add(grace)) {
+			c.inGrace++
+		} else {
+			c.inWindow++
+		}
+	}
+}
+
+// announce records a Retry-After of d sent at now.
+func (c *counters) announce(now, end time.Time) {
+	c.announced++
+	c.windowOpen = now
+	if end.After(c.windowEnd) {
+		c.windowEnd = end
+	}
+}
+
+// finish records the outcome of a request that arrived at arrived.
+func (c *counters) finish(arrived time.Time, status int, reset bool, bytes int64) {
+	c.inFlight--
+	c.bytes += bytes
+	key := strconv.Itoa(status)
+	if reset {
+		key = "reset"
+	}
+	c.byStatus[key]++
+	off := max(arrived.Sub(c.start), 0)
+	if status == 429 {
+		if len(c.throttledAt) < maxThrottleStamps {
+			c.throttledAt = append(c.throttledAt, off)
+		} else {
+			c.truncated = true
+		}
+	}
+	i := int(off / TimelineBucket)
+	if i >= maxTimelineBuckets {
+		c.truncated = true
+		return
+	}
+	for len(c.accepted) <= i {
+		c.accepted = append(c.accepted, 0)
+		c.throttled = append(c.throttled, 0)
+	}
+	if status == 429 {
+		c.throttled[i]++
+	} else {
+		c.accepted[i]++
+	}
+}
+
+func (c *counters) snapshot() HostStats {
+	return HostStats{
+		Requests:            c.requests,
+		ByStatus:            maps.Clone(c.byStatus),
+		BytesSent:           c.bytes,
+		RetryAfterAnnounced: c.announced,
+		InRetryAfterWindow:  c.inWindow,
+		InRetryAfterGrace:   c.inGrace,
+		InFlight:            c.inFlight,
+		MaxInFlight:         c.maxInFlight,
+		Timeline: Timeline{
+			Start:       c.start,
+			Bucket:      TimelineBucket,
+			Accepted:    append([]int{}, c.accepted...),
+			Throttled:   append([]int{}, c.throttled...),
+			ThrottledAt: append([]time.Duration{}, c.throttledAt...),
+			Truncated:   c.truncated,
+		},
+	}
+}
