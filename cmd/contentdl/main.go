@@ -1,0 +1,11 @@
+// Command contentdl finds scholarly works on OpenAlex and downloads their open-access
+// full texts. See README.md.
+package main
+
+import (
+	"os"
+
+	"github.com/docstokg/contentdl/internal/cli"
+)
+
+func main() { os.Exit(cli.Main(os.Args[1:], cli.OSState())) }

@@ -1,0 +1,217 @@
+// Package cli holds contentdl's commands. It is the only package besides
+// internal/config that knows about cobra and viper; it turns errors into the
+// documented exit codes in one place.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/docstokg/contentdl/internal/clock"
+	"github.com/docstokg/contentdl/internal/config"
+)
+
+// Exit codes, documented in README.md.
+const (
+	ExitOK          = 0   // the run completed
+	ExitError       = 1   // runtime error
+	ExitUsage       = 2   // usage or configuration error
+	ExitIncomplete  = 3   // completed, but some works failed or were deferred
+	ExitInterrupted = 130 // interrupted (SIGINT/SIGTERM)
+)
+
+// version is set at build time with -ldflags "-X .../internal/cli.version=v1.2.3".
+var version = ""
+
+// Version returns the build's version.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// State is all the process state a command may touch, so tests can swap every piece.
+type State struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	Clock  clock.Clock
+	// StderrIsTTY reports whether stderr is a terminal (for the progress display).
+	StderrIsTTY bool
+}
+
+// OSState is the real process state.
+func OSState() *State {
+	return &State{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		Clock: clock.Real{}, StderrIsTTY: isTerminal(os.Stderr)}
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// Main runs contentdl with args and returns the exit code. SIGINT and SIGTERM cancel
+// the run, which then cleans up and returns 130.
+func Main(args []string, st *State) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return MainContext(ctx, args, st)
+}
+
+// MainContext is Main with the caller's context; cancelling it interrupts the run.
+func MainContext(ctx context.Context, args []string, st *State) int {
+	if st.Clock == nil {
+		st.Clock = clock.Real{}
+	}
+	if st.Getenv == nil {
+		st.Getenv = func(string) string { return "" }
+	}
+	root := NewRootCmd(st)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	code := exitCode(ctx, err)
+	if err != nil && code != ExitInterrupted && !errors.Is(err, errSilent) {
+		fmt.Fprintln(st.Stderr, "contentdl: "+oneLine(err.Error()))
+	}
+	return code
+}
+
+// exitError carries an exit code chosen by a command, e.g. 3 for an incomplete run.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// errSilent marks an error already reported to the user.
+var errSilent = errors.New("already reported")
+
+// usageError is bad input on the command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{msg: fmt.Sprintf(format, a...)} }
+
+func exitCode(ctx context.Context, err error) int {
+	var ee *exitError
+	var ue *usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		return ExitInterrupted
+	case errors.As(err, &ue), errors.Is(err, config.ErrUsage):
+		return ExitUsage
+	}
+	return ExitError
+}
+
+func oneLine(s string) string {
+	out := []rune{}
+	for _, r := range s {
+		if r == '\n' || r == '\r' {
+			r = ' '
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(st *State) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "contentdl",
+		Short: "Find scholarly works on OpenAlex and download their open-access full texts",
+		Long: `contentdl finds scholarly works on OpenAlex for a topic and downloads their
+open-access full texts (PDF first, XML/HTML as fallback) through a chain of resolvers,
+politely: per-host rate limits, cooldowns on Retry-After, resume by default.`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		SuggestionsMinimumDistance: 2,
+		Version:           Version(),
+	}
+	root.SetOut(st.Stdout)
+	root.SetErr(st.Stderr)
+	root.SetIn(st.Stdin)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usagef("%s (see '%s --help')", err.Error(), c.CommandPath())
+	})
+	gf := &globalFlags{}
+	root.PersistentFlags().StringVar(&gf.configFile, "config", "", "YAML config file (default: $DOCSTOKG_CONFIG, else none)")
+	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().String("log-format", "text", "log format on stderr: text or json")
+	root.AddCommand(
+		NewCmdRun(st, gf, nil),
+		NewCmdConfig(st, gf),
+		NewCmdVersion(st),
+		NewCmdProviderLearningStatus(st, gf, nil),
+	)
+	// Unknown commands are usage errors with a suggestion.
+	root.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += fmt.Sprintf("; did you mean %q?", s[0])
+			}
+			return usagef("%s", msg)
+		}
+		return nil
+	}
+	root.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
+	return root
+}
+
+type globalFlags struct {
+	configFile string
+}
+
+// loadConfig loads the config with the command's flags bound.
+func loadConfig(st *State, gf *globalFlags, c *cobra.Command) (*config.Config, error) {
+	return config.Load(config.LoadOptions{File: gf.configFile, Flags: c.Flags(), Getenv: st.Getenv})
+}
+
+// NewCmdVersion prints the version.
+func NewCmdVersion(st *State) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			_, err := fmt.Fprintln(st.Stdout, "contentdl "+Version())
+			return err
+		},
+	}
+}
+
+// NewCmdConfig groups config subcommands.
+func NewCmdConfig(st *State, gf *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Inspect the effective configuration", Args: cobra.NoArgs}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "print",
+		Short: "Print the effective config as YAML, secrets masked",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			cfg, err := loadConfig(st, gf, c)
+			if err != nil {
+				return err
+			}
+			return cfg.WriteYAML(st.Stdout)
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,350 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/docstokg/contentdl/internal/config"
+	"github.com/docstokg/contentdl/internal/download"
+	"github.com/docstokg/contentdl/internal/fetch"
+	"github.com/docstokg/contentdl/internal/learning"
+	"github.com/docstokg/contentdl/internal/openalex"
+	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/resolve"
+)
+
+// RunOptions are the run command's own inputs (the rest comes from config).
+type RunOptions struct {
+	Topic      string
+	TopicID    string
+	YearStart  int
+	YearEnd    int
+	OAOnly     bool
+	Input      string
+	DryRun     bool
+	NoResume   bool
+	Revalidate bool
+	JSON       bool
+	Quiet      bool
+
+	Config *config.Config
+}
+
+// NewCmdRun builds `contentdl run`. runF replaces the run in tests of flag parsing.
+func NewCmdRun(st *State, gf *globalFlags, runF func(context.Context, *RunOptions) error) *cobra.Command {
+	opts := &RunOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Discover works on OpenAlex and download their open-access full texts",
+		Long: `Discover works on OpenAlex (by --topic search, --topic-id, or an --input list of
+DOIs and W-ids), resolve candidate URLs through the resolver chain, and save validated
+PDFs (XML/HTML as fallback) under OUT/PDF, OUT/XML and OUT/HTML with a manifest.
+A second run resumes: saved works are skipped, deferred and missed works are retried.`,
+		Example: `  # Knowledge-graph papers from 2020-2023, at most 200, into runs/dev
+  contentdl run --topic "knowledge graphs" --year-start 2020 --year-end 2023 \
+      --max-works 200 --mailto me@example.org --out runs/dev
+
+  # A list of DOIs from a file, both feature gates on, JSON summary on stdout
+  contentdl run --input dois.txt --enable-contextual-retry --enable-provider-learning --json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			cfg, err := loadConfig(st, gf, c)
+			if err != nil {
+				return err
+			}
+			opts.Config = cfg
+			if runF != nil {
+				return runF(c.Context(), opts)
+			}
+			return runRun(c.Context(), st, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Topic, "topic", "", "OpenAlex full-text search for the topic (search=)")
+	f.StringVar(&opts.TopicID, "topic-id", "", "OpenAlex topic id, e.g. T10325 (filter=topics.id:)")
+	f.IntVar(&opts.YearStart, "year-start", 0, "earliest publication year (0 = no bound)")
+	f.IntVar(&opts.YearEnd, "year-end", 0, "latest publication year (0 = no bound)")
+	f.BoolVar(&opts.OAOnly, "oa-only", false, "only works OpenAlex marks open access (is_oa:true)")
+	f.StringVar(&opts.Input, "input", "", "file of DOIs, DOI URLs or W-ids, one per line ('-' = stdin) instead of a search")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "resolve candidates and record them as dry_run; download nothing")
+	f.BoolVar(&opts.NoResume, "no-resume", false, "redo every work, ignoring the manifest of earlier runs")
+	f.BoolVar(&opts.Revalidate, "revalidate", false, "re-check saved files with a conditional GET (ETag/Last-Modified)")
+	f.BoolVar(&opts.JSON, "json", false, "print the run summary as one JSON object on stdout")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on success; only warnings and errors on stderr")
+	f.String("mailto", "", "contact email for the APIs' polite pools (config: mailto)")
+	f.Int("workers", 8, "works processed concurrently (config: workers)")
+	f.Int("max-works", 0, "stop after this many works; 0 = no limit (config: max_works)")
+	f.String("out", "runs/contentdl", "output directory (config: out)")
+	f.Bool("enable-contextual-retry", false, "use the contextual per-operation retry policy (config: enable_contextual_retry)")
+	f.Bool("enable-provider-learning", false, "learn per-host rate limits from 429s and headers (config: enable_provider_learning)")
+	f.String("provider-learning-path", "", "learning state file (default $XDG_STATE_HOME/contentdl/provider-learning.json)")
+	return cmd
+}
+
+func (o *RunOptions) validate() error {
+	n := 0
+	for _, s := range []string{o.Topic, o.TopicID, o.Input} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return usagef("run needs exactly one of --topic, --topic-id or --input")
+	}
+	for _, y := range []struct {
+		name string
+		v    int
+	}{{"--year-start", o.YearStart}, {"--year-end", o.YearEnd}} {
+		if y.v != 0 && (y.v < 1000 || y.v > 2999) {
+			return usagef("%s %d is not a plausible publication year", y.name, y.v)
+		}
+	}
+	if o.YearStart != 0 && o.YearEnd != 0 && o.YearStart > o.YearEnd {
+		return usagef("--year-start %d is after --year-end %d", o.YearStart, o.YearEnd)
+	}
+	if o.Input != "" && (o.YearStart != 0 || o.YearEnd != 0 || o.OAOnly) {
+		return usagef("--year-start, --year-end and --oa-only filter a search; they do not apply to --input")
+	}
+	if o.NoResume && o.Revalidate {
+		return usagef("--revalidate checks the files of earlier runs; it cannot be combined with --no-resume")
+	}
+	return nil
+}
+
+func newRunID(now time.Time) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+// userAgent names the tool, its version and the contact.
+func userAgent(mailto string) string {
+	ua := "contentdl/" + Version() + " (+https://github.com/docstokg/contentdl"
+	if mailto != "" {
+		ua += "; mailto:" + mailto
+	}
+	return ua + ")"
+}
+
+// providerMap labels the configured API hosts with their provider names; every other
+// host is "web".
+func providerMap(cfg *config.Config) func(string) string {
+	m := map[string]string{}
+	add := func(raw, name string) {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" {
+			if _, ok := m[u.Host]; !ok {
+				m[u.Host] = name
+			}
+		}
+	}
+	add(cfg.OpenAlex.BaseURL, "openalex")
+	add(cfg.Unpaywall.BaseURL, "unpaywall")
+	add(cfg.Crossref.BaseURL, "crossref")
+	add(cfg.Arxiv.BaseURL, "arxiv")
+	add(cfg.EuropePMC.BaseURL, "europe_pmc")
+	add(cfg.SemanticScholar.BaseURL, "semantic_scholar")
+	return func(host string) string {
+		if p, ok := m[host]; ok {
+			return p
+		}
+		return "web"
+	}
+}
+
+func policyConfig(cfg *config.Config) policy.Config {
+	pc := policy.DefaultConfig()
+	pc.MaxAttempts = cfg.Retry.MaxAttempts
+	pc.BaseDelay, pc.MaxDelay, pc.MaxWait = cfg.Retry.BaseDelay, cfg.Retry.MaxDelay, cfg.Retry.MaxWait
+	for _, op := range policy.Operations() {
+		r := cfg.Retry.Op(op)
+		pc.Ops[op] = policy.OpRule{MaxAttempts: r.MaxAttempts, Deadline: r.Deadline}
+	}
+	return pc
+}
+
+func learningConfig(cfg *config.Config) learning.Config {
+	lc := learning.DefaultConfig()
+	l := cfg.Learning
+	lc.MaxReductionPct, lc.MinRPS = l.MaxReductionPct, l.MinRPS
+	lc.Tiers = lc.Tiers[:0]
+	for _, t := range l.Tiers {
+		lc.Tiers = append(lc.Tiers, learning.Tier{Threshold: t.Threshold, StepPct: t.StepPct})
+	}
+	lc.Window, lc.WindowMinRequests, lc.Window429Share, lc.Beta = l.Window, l.WindowMinRequests, l.Window429Share, l.Beta
+	lc.RecoveryInterval, lc.RecoveryStepPct = l.RecoveryInterval, l.RecoveryStepPct
+	lc.ForgetAfter, lc.SaveEvery, lc.MaxWait = l.ForgetAfter, l.SaveEvery, cfg.Retry.MaxWait
+	return lc
+}
+
+func runRun(ctx context.Context, st *State, o *RunOptions) error {
+	cfg := o.Config
+	logLevel := cfg.LogLevel
+	if o.Quiet && (logLevel == "info" || logLevel == "debug") {
+		logLevel = "warn"
+	}
+	log := newLogger(st.Stderr, logLevel, cfg.LogFormat)
+	clk := st.Clock
+
+	var pol policy.Policy
+	if cfg.EnableContextualRetry {
+		pol = policy.NewContextual(policyConfig(cfg))
+	} else {
+		pol = policy.NewLegacy(policyConfig(cfg))
+	}
+	log.Info("retry policy: "+pol.Name(), "retry_policy", pol.Name(), "provider_learning", cfg.EnableProviderLearning)
+
+	var tracker *learning.Tracker
+	var learner fetch.Learner
+	if cfg.EnableProviderLearning {
+		tracker = learning.NewTracker(learningConfig(cfg), clk, log)
+		if err := tracker.Open(cfg.ProviderLearningPath); err != nil {
+			log.Warn("provider learning state not loaded; starting fresh", "path", cfg.ProviderLearningPath, "err", err)
+		}
+		learner = tracker
+	}
+
+	var input io.Reader
+	inputName := o.Input
+	if o.Input == "-" {
+		input, inputName = st.Stdin, "stdin"
+	} else if o.Input != "" {
+		f, err := os.Open(o.Input)
+		if err != nil {
+			return usagef("--input: %v", err)
+		}
+		defer f.Close()
+		input = f
+	}
+
+	ua := userAgent(cfg.Mailto)
+	fc := fetch.New(fetch.Options{
+		Policy:     pol,
+		MaxWait:    cfg.Retry.MaxWait,
+		Clock:      clk,
+		Logger:     log,
+		UserAgent:  ua,
+		Timeout:    cfg.Download.Timeout,
+		LimitFor:   func(h string) fetch.HostLimit { return toHostLimit(cfg.HostLimitFor(h)) },
+		ProviderOf: providerMap(cfg),
+		Learner:    learner,
+	})
+	defer fc.CloseIdleConnections()
+	oa := &openalex.Client{BaseURL: cfg.OpenAlex.BaseURL, APIKey: cfg.OpenAlex.APIKey, Mailto: cfg.Mailto,
+		PerPage: cfg.OpenAlex.PerPage, UserAgent: ua, Doer: fc, Logger: log}
+	resolvers, err := resolve.Chain(cfg.Resolvers.Order, resolve.Options{
+		Mailto: cfg.Mailto, UnpaywallBase: cfg.Unpaywall.BaseURL, CrossrefBase: cfg.Crossref.BaseURL,
+		ArxivBase: cfg.Arxiv.BaseURL, EuropePMCBase: cfg.EuropePMC.BaseURL,
+		SemanticScholarBase: cfg.SemanticScholar.BaseURL, SemanticScholarAPIKey: cfg.SemanticScholar.APIKey,
+		UserAgent: ua, Doer: fc, Logger: log,
+	})
+	if err != nil {
+		return usagef("resolvers.order: %v", err)
+	}
+
+	runner := download.New(download.Options{
+		Out: cfg.Out, Workers: cfg.Workers, DryRun: o.DryRun, NoResume: o.NoResume, Revalidate: o.Revalidate,
+		MaxBytes: cfg.Download.MaxBytes, MinPDFBytes: cfg.Download.MinPDFBytes, DeferRounds: cfg.Retry.DeferRounds,
+		MaxWait: cfg.Retry.MaxWait,
+		Query: openalex.Query{Search: o.Topic, TopicID: o.TopicID, YearStart: o.YearStart, YearEnd: o.YearEnd,
+			OAOnly: o.OAOnly, MaxWorks: cfg.MaxWorks},
+		Input: input, InputName: inputName, RunID: newRunID(clk.Now()), Learning: cfg.EnableProviderLearning,
+	}, download.Deps{Fetch: fc, OpenAlex: oa, Resolvers: resolvers, Clock: clk, Logger: log})
+
+	stopSaver := func() {}
+	if tracker != nil {
+		stopSaver = startSaver(ctx, tracker, cfg.Learning.SaveEvery, log)
+	}
+	sum, runErr := runner.Run(ctx)
+	stopSaver()
+	if tracker != nil {
+		if err := tracker.Save(); err != nil {
+			log.Warn("provider learning state not saved; what was learned stays in memory only", "path", cfg.ProviderLearningPath, "err", err)
+		} else {
+			log.Info("provider learning state saved", "path", cfg.ProviderLearningPath)
+		}
+	}
+
+	switch {
+	case errors.Is(runErr, download.ErrOutputNotWritable), errors.Is(runErr, download.ErrLocked):
+		return runErr
+	case runErr != nil && ctx.Err() != nil:
+		log.Warn("run interrupted; manifest and summary written", "works", sum.Works)
+		return context.Canceled
+	}
+	if err := printSummary(st.Stdout, sum, o); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if sum.Incomplete() {
+		return &exitError{code: ExitIncomplete}
+	}
+	return nil
+}
+
+func toHostLimit(h config.HostLimit) fetch.HostLimit {
+	return fetch.HostLimit{RPS: h.RPS, Burst: h.Burst, Concurrency: h.Concurrency, Cooldown: h.Cooldown}
+}
+
+// startSaver saves the learning state at most every `every` while the run goes on.
+func startSaver(ctx context.Context, t *learning.Tracker, every time.Duration, log *slog.Logger) func() {
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := t.SaveIfDue(); err != nil {
+					log.Debug("periodic learning save failed", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+func printSummary(w io.Writer, s *download.Summary, o *RunOptions) error {
+	if o.JSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	if o.Quiet {
+		return nil
+	}
+	var parts []string
+	for _, k := range []string{"pdf", "xml", "html", "skipped", "miss", "deferred", "dry_run"} {
+		if n := s.ByClassification[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, n))
+		}
+	}
+	_, err := fmt.Fprintf(w, "run %s: %d works (%s) in %.1fs, retry_policy=%s provider_learning=%t\n",
+		s.RunID, s.Works, strings.Join(parts, " "), s.DurationSeconds, s.RetryPolicy, s.ProviderLearning)
+	return err
+}

@@ -1,0 +1,195 @@
+package download
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Output folder names under OUT.
+const (
+	dirPDF  = "PDF"
+	dirXML  = "XML"
+	dirHTML = "HTML"
+	dirTmp  = ".tmp"
+)
+
+func kindDir(k Kind) string {
+	switch k {
+	case KindPDF:
+		return dirPDF
+	case KindXML:
+		return dirXML
+	}
+	return dirHTML
+}
+
+// maxSlug bounds the title part of a file name, in bytes.
+const maxSlug = 80
+
+// Slug turns a title into a safe, bounded file-name part: lower-case ASCII letters and
+// digits joined by single hyphens, at most 80 bytes, never empty.
+func Slug(title string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(title) {
+		if r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			if b.Len() >= maxSlug {
+				break
+			}
+			continue
+		}
+		dash = true
+	}
+	s := strings.Trim(b.String(), "-")
+	if len(s) > maxSlug {
+		s = strings.TrimRight(s[:maxSlug], "-")
+	}
+	if s == "" {
+		return "untitled"
+	}
+	return s
+}
+
+// safeID keeps an identifier to letters and digits so it cannot name a path.
+func safeID(id string) string {
+	var b strings.Builder
+	for _, r := range id {
+		if r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			b.WriteRune(r)
+			if b.Len() >= 32 {
+				break
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return "unknown"
+	}
+	return b.String()
+}
+
+// FileName is {year|noyear}__{slug(title)}__{W-id}.{ext}.
+func FileName(year int, title, workID string, k Kind) string {
+	y := "noyear"
+	if year > 0 && year < 10000 {
+		y = strconv.Itoa(year)
+	}
+	return y + "__" + Slug(title) + "__" + safeID(workID) + "." + k.String()
+}
+
+// store owns OUT: its output folders and its temp folder.
+type store struct {
+	out string
+}
+
+func (s *store) prepare() error {
+	for _, d := range []string{"", dirPDF, dirXML, dirHTML, dirTmp} {
+		if err := os.MkdirAll(filepath.Join(s.out, d), 0o755); err != nil {
+			return fmt.Errorf("output directory %s: %w", s.out, err)
+		}
+	}
+	probe, err := os.CreateTemp(filepath.Join(s.out, dirTmp), "probe-*")
+	if err != nil {
+		return fmt.Errorf("output directory %s is not writable: %w", s.out, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// cleanTemp removes leftovers of an earlier run that was killed. It returns how many.
+func (s *store) cleanTemp() (int, error) {
+	dir := filepath.Join(s.out, dirTmp)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *store) createTemp() (*os.File, error) {
+	return os.CreateTemp(filepath.Join(s.out, dirTmp), "dl-*.part")
+}
+
+// commit fsyncs and closes the temp file, then renames it into place atomically and
+// syncs the folder. It returns the path relative to OUT.
+func (s *store) commit(tmp *os.File, k Kind, name string) (string, error) {
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	rel := filepath.Join(kindDir(k), name)
+	final := filepath.Join(s.out, rel)
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	if d, err := os.Open(filepath.Dir(final)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+func discard(tmp *os.File) {
+	if tmp != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}
+}
+
+// verify reports whether OUT/rel exists with the given sha256.
+func (s *store) verify(rel, sum string) bool {
+	p, ok := s.resolve(rel)
+	if !ok {
+		return false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false
+	}
+	return hex.EncodeToString(h.Sum(nil)) == sum
+}
+
+// resolve maps a manifest path to a file inside OUT, refusing anything that would
+// escape it.
+func (s *store) resolve(rel string) (string, bool) {
+	if rel == "" || filepath.IsAbs(rel) || strings.ContainsRune(rel, 0) {
+		return "", false
+	}
+	clean := filepath.Clean(filepath.FromSlash(rel))
+	if clean == "." || strings.HasPrefix(clean, "..") {
+		return "", false
+	}
+	return filepath.Join(s.out, clean), true
+}
+
+var errTooLarge = errors.New("body exceeds download.max_bytes")

@@ -1,0 +1,92 @@
+package download
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/docstokg/contentdl/internal/fetch"
+	"github.com/docstokg/contentdl/internal/manifest"
+)
+
+// Summary is what manifest.summary.json holds and what --json prints.
+type Summary struct {
+	RunID            string                   `json:"run_id"`
+	StartedAt        time.Time                `json:"started_at"`
+	FinishedAt       time.Time                `json:"finished_at"`
+	DurationSeconds  float64                  `json:"duration_seconds"`
+	RetryPolicy      string                   `json:"retry_policy"`
+	ProviderLearning bool                     `json:"provider_learning"`
+	Works            int                      `json:"works"`
+	Saved            int                      `json:"saved"`
+	Failed           int                      `json:"failed"`
+	Deferred         int                      `json:"deferred"`
+	Interrupted      bool                     `json:"interrupted"`
+	DiscoveryError   string                   `json:"discovery_error,omitempty"`
+	ByClassification map[string]int           `json:"by_classification"`
+	ByReason         map[string]int           `json:"by_reason"`
+	Hosts            []fetch.HostStats        `json:"hosts"`
+	Operations       map[string]fetch.OpStats `json:"operations,omitempty"`
+}
+
+// Incomplete reports whether some works failed for reasons a later run may fix, or
+// were deferred: the run finished, but cron should hear about it (exit 3).
+func (s *Summary) Incomplete() bool { return s.Failed > 0 || s.Deferred > 0 || s.DiscoveryError != "" }
+
+func (r *Runner) fillSummary(s *Summary) {
+	r.mu.Lock()
+	s.ByClassification = map[string]int{}
+	for k, v := range r.byClass {
+		s.ByClassification[k] = v
+		s.Works += v
+	}
+	s.ByReason = map[string]int{}
+	for k, v := range r.byReason {
+		s.ByReason[k] = v
+	}
+	s.Failed = r.failed
+	r.mu.Unlock()
+	s.Saved = s.ByClassification[manifest.ClassPDF] + s.ByClassification[manifest.ClassXML] +
+		s.ByClassification[manifest.ClassHTML] + s.ByClassification[manifest.ClassSkipped]
+	s.Deferred = s.ByClassification[manifest.ClassDeferred]
+	s.DurationSeconds = s.FinishedAt.Sub(s.StartedAt).Seconds()
+	s.Hosts = r.d.Fetch.HostStats()
+	s.Operations = r.d.Fetch.OpStats()
+}
+
+// writeSummary writes the summary atomically.
+func writeSummary(path string, s *Summary) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, append(data, '\n'))
+}
+
+// WriteFileAtomic writes data to path through a temp file in the same folder, fsync
+// and rename, so readers see the old file or the new one, never a torn one.
+func WriteFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		discard(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		discard(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
