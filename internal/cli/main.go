@@ -140,10 +140,10 @@ func NewRootCmd(st *State) *cobra.Command {
 		Long: `contentdl finds scholarly works on OpenAlex for a topic and downloads their
 open-access full texts (PDF first, XML/HTML as fallback) through a chain of resolvers,
 politely: per-host rate limits, cooldowns on Retry-After, resume by default.`,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
+		SilenceUsage:               true,
+		SilenceErrors:              true,
 		SuggestionsMinimumDistance: 2,
-		Version:           Version(),
+		Version:                    Version(),
 	}
 	root.SetOut(st.Stdout)
 	root.SetErr(st.Stderr)

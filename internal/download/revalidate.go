@@ -122,4 +122,3 @@ func (r *Runner) noteDeferHosts(workID string, hosts []string) {
 	}
 	r.deferHosts[workID] = dedupe(append([]string(nil), hosts...))
 }
-

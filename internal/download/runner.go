@@ -682,4 +682,3 @@ func lockDir(out string) (func(), error) {
 		f.Close()
 	}, nil
 }
-
