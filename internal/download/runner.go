@@ -479,7 +479,12 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 	rec := r.attempt(w, c.Resolver, c.URL, policy.Download, start)
 	res := result{resolver: c.Resolver, url: c.URL}
 	var k *kept
-	err := r.d.Fetch.Fetch(ctx, policy.Download, c.URL, http.Header{"Accept": {"application/pdf, application/xml;q=0.9, text/html;q=0.5, */*;q=0.1"}},
+	op := policy.Download
+	if isArchiveURL(c.URL) {
+		op = policy.Extract
+		rec.Operation = op.String()
+	}
+	err := r.d.Fetch.Fetch(ctx, op, c.URL, http.Header{"Accept": {"application/pdf, application/xml;q=0.9, text/html;q=0.5, */*;q=0.1"}},
 		func(resp *http.Response) error {
 			k.discard()
 			k = nil
@@ -562,6 +567,15 @@ func (r *Runner) receive(resp *http.Response, c resolve.Candidate) (*kept, error
 	if n > r.o.MaxBytes {
 		discard(tmp)
 		return nil, &contentError{reason: "too_large"}
+	}
+	if format := sniffArchive(head.buf); format != archiveNone {
+		k, reason := r.extract(tmp, format, n)
+		discard(tmp)
+		if reason != "" {
+			return nil, &contentError{reason: reason}
+		}
+		k.res.etag, k.res.lastMod = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+		return k, nil
 	}
 	kind := Sniff(head.buf, resp.Header.Get("Content-Type"), resp.Request.URL.Path)
 	reason := ""

@@ -1,0 +1,234 @@
+package download
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"strings"
+)
+
+// Archive formats a candidate may arrive in, such as an Open Access package.
+const (
+	archiveNone = ""
+	archiveZip  = "zip"
+	archiveTgz  = "tar.gz"
+)
+
+// maxArchiveEntries bounds how many members an archive may list.
+const maxArchiveEntries = 10000
+
+// sniffArchive recognises a zip or gzip body by its magic bytes.
+func sniffArchive(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return archiveZip
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return archiveTgz
+	}
+	return archiveNone
+}
+
+// isArchiveURL says whether a candidate URL names a package to unpack; such fetches
+// run under the EXTRACT operation's retry rules.
+func isArchiveURL(raw string) bool {
+	p := strings.ToLower(raw)
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	return strings.HasSuffix(p, ".zip") || strings.HasSuffix(p, ".tar.gz") || strings.HasSuffix(p, ".tgz")
+}
+
+// member is an archive entry worth keeping.
+type member struct {
+	name string
+	kind Kind
+	size int64
+}
+
+// safeMemberName rejects names that would escape a folder if anyone unpacked them
+// naively; such archives are refused whole.
+func safeMemberName(name string) bool {
+	if name == "" || strings.ContainsRune(name, 0) || strings.HasPrefix(name, "/") || strings.Contains(name, "\\") {
+		return false
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+func memberKind(name string) Kind {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".pdf":
+		return KindPDF
+	case ".xml", ".nxml":
+		return KindXML
+	}
+	return KindUnknown
+}
+
+// better prefers a PDF to XML, then the larger member (the article rather than a
+// supplement's cover page).
+func better(a, b member) bool {
+	if a.kind != b.kind {
+		return a.kind == KindPDF
+	}
+	return a.size > b.size
+}
+
+var errArchive = errors.New("archive")
+
+// extract unpacks the archive in src (size bytes) and returns its best PDF or XML
+// member as a new kept body. Members are never written under their own names; only
+// the chosen one is copied, bounded by maxBytes, into a fresh temp file.
+func (r *Runner) extract(src *os.File, format string, size int64) (*kept, string) {
+	var pick member
+	found := false
+	consider := func(name string, sz int64) string {
+		if !safeMemberName(name) {
+			return "archive_unsafe_path"
+		}
+		k := memberKind(name)
+		if k == KindUnknown {
+			return ""
+		}
+		m := member{name: name, kind: k, size: sz}
+		if !found || better(m, pick) {
+			pick, found = m, true
+		}
+		return ""
+	}
+	switch format {
+	case archiveZip:
+		zr, err := zip.NewReader(src, size)
+		if err != nil {
+			return nil, "archive_invalid"
+		}
+		if len(zr.File) > maxArchiveEntries {
+			return nil, "archive_too_many_entries"
+		}
+		for _, f := range zr.File {
+			if f.FileInfo().IsDir() {
+				continue
+			}
+			if reason := consider(f.Name, int64(f.UncompressedSize64)); reason != "" {
+				return nil, reason
+			}
+		}
+		if !found {
+			return nil, "archive_no_fulltext"
+		}
+		for _, f := range zr.File {
+			if f.Name == pick.name {
+				rc, err := f.Open()
+				if err != nil {
+					return nil, "archive_invalid"
+				}
+				defer rc.Close()
+				return r.keepMember(rc, pick)
+			}
+		}
+	case archiveTgz:
+		// First pass lists the members, second pass copies the chosen one: a tar
+		// stream cannot seek back.
+		tr, closeFn, reason := openTgz(src)
+		if reason != "" {
+			return nil, reason
+		}
+		n := 0
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				closeFn()
+				return nil, "archive_invalid"
+			}
+			if n++; n > maxArchiveEntries {
+				closeFn()
+				return nil, "archive_too_many_entries"
+			}
+			if h.Typeflag != tar.TypeReg {
+				continue
+			}
+			if reason := consider(h.Name, h.Size); reason != "" {
+				closeFn()
+				return nil, reason
+			}
+		}
+		closeFn()
+		if !found {
+			return nil, "archive_no_fulltext"
+		}
+		tr, closeFn, reason = openTgz(src)
+		if reason != "" {
+			return nil, reason
+		}
+		defer closeFn()
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				return nil, "archive_invalid"
+			}
+			if h.Name == pick.name && h.Typeflag == tar.TypeReg {
+				return r.keepMember(tr, pick)
+			}
+		}
+	}
+	return nil, "archive_invalid"
+}
+
+func openTgz(src *os.File) (*tar.Reader, func(), string) {
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		return nil, func() {}, "archive_invalid"
+	}
+	gz, err := gzip.NewReader(src)
+	if err != nil {
+		return nil, func() {}, "archive_invalid"
+	}
+	return tar.NewReader(gz), func() { gz.Close() }, ""
+}
+
+// keepMember copies one member into a temp file, bounded by max_bytes (a decompression
+// bomb stops there), and validates it like any downloaded body.
+func (r *Runner) keepMember(rd io.Reader, m member) (*kept, string) {
+	tmp, err := r.store.createTemp()
+	if err != nil {
+		return nil, "store_failed"
+	}
+	h := sha256.New()
+	var head headBuffer
+	var tail tailBuffer
+	n, err := io.Copy(io.MultiWriter(tmp, h, &head, &tail), io.LimitReader(rd, r.o.MaxBytes+1))
+	if err != nil {
+		discard(tmp)
+		return nil, "archive_invalid"
+	}
+	if n > r.o.MaxBytes {
+		discard(tmp)
+		return nil, "too_large"
+	}
+	kind := Sniff(head.buf, "", m.name)
+	reason := ""
+	switch kind {
+	case KindPDF:
+		reason = ValidatePDF(n, head.buf, tail.Bytes(), r.o.MinPDFBytes)
+	case KindXML:
+	default:
+		reason = "archive_no_fulltext"
+	}
+	if reason != "" {
+		discard(tmp)
+		return nil, reason
+	}
+	return &kept{kind: kind, tmp: tmp, res: result{sha: hexSum(h), size: n}}, ""
+}
