@@ -1,0 +1,244 @@
+// Package resolve turns a discovered work into candidate full-text URLs. Each resolver
+// asks one source (the OpenAlex record itself, Unpaywall, Crossref, arXiv, Europe PMC,
+// Semantic Scholar, or the work's landing pages) and yields candidates in its own
+// preference order; the downloader walks the chain, de-duplicates with Seen, and stops
+// at the first valid PDF.
+//
+// Every request goes through the openalex.Doer with op policy.Resolve, so host
+// politeness and retries are handled underneath. A resolver returns (nil, nil) when it
+// has nothing to say about a work (no DOI, unknown DOI, no open copy); it returns an
+// error wrapping *StatusError for any other non-2xx answer, so the caller can see a
+// 429 and defer.
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/docstokg/contentdl/internal/openalex"
+)
+
+// Doer is the request interface shared with discovery.
+type Doer = openalex.Doer
+
+// StatusError is the error (wrapped) for an unexpected HTTP status.
+type StatusError = openalex.StatusError
+
+// Kind hints at what a candidate URL serves. It is a hint only: the downloader sniffs
+// the bytes.
+type Kind uint8
+
+// The kinds of candidate.
+const (
+	KindUnknown Kind = iota
+	KindPDF
+	KindXML
+	KindHTML
+)
+
+// String returns "unknown", "pdf", "xml" or "html".
+func (k Kind) String() string {
+	switch k {
+	case KindPDF:
+		return "pdf"
+	case KindXML:
+		return "xml"
+	case KindHTML:
+		return "html"
+	}
+	return "unknown"
+}
+
+// Candidate is a URL that may serve the work's full text.
+type Candidate struct {
+	URL      string
+	Resolver string // the Name() of the resolver that found it
+	Hint     Kind
+}
+
+// Resolver finds candidates for a work.
+type Resolver interface {
+	Name() string
+	Resolve(ctx context.Context, w *openalex.Work) ([]Candidate, error)
+}
+
+// Default base URLs, used when the corresponding Options field is empty.
+const (
+	DefaultUnpaywallBase       = "https://api.unpaywall.org"
+	DefaultCrossrefBase        = "https://api.crossref.org"
+	DefaultArxivBase           = "https://export.arxiv.org"
+	DefaultEuropePMCBase       = "https://europepmc.org"
+	DefaultEuropePMCRestBase   = "https://www.ebi.ac.uk/europepmc/webservices/rest"
+	DefaultSemanticScholarBase = "https://api.semanticscholar.org"
+)
+
+// Options configures the resolvers. Empty base URLs take the defaults above.
+//
+// Europe PMC serves rendered PDFs from europepmc.org and full-text XML from the REST
+// API on www.ebi.ac.uk. With EuropePMCBase empty or equal to DefaultEuropePMCBase both
+// real hosts are used. Any other EuropePMCBase (a mirror, a test server, the
+// simulator) serves both from one root: {base}/backend/ptpmcrender.fcgi?accid=PMC<n>&blobtype=pdf
+// and {base}/rest/PMC<n>/fullTextXML.
+type Options struct {
+	Mailto                string // contact e-mail: Unpaywall's email= (required by it) and Crossref's mailto=
+	UnpaywallBase         string
+	CrossrefBase          string
+	ArxivBase             string
+	EuropePMCBase         string
+	SemanticScholarBase   string
+	SemanticScholarAPIKey string // sent as x-api-key when set
+	UserAgent             string
+	Doer                  Doer
+	Logger                *slog.Logger
+}
+
+// The resolver names, in the default order.
+const (
+	NameOpenAlex        = "openalex"
+	NameUnpaywall       = "unpaywall"
+	NameCrossref        = "crossref"
+	NameArxiv           = "arxiv"
+	NameEuropePMC       = "europe_pmc"
+	NameSemanticScholar = "semantic_scholar"
+	NameLandingPage     = "landing_page"
+)
+
+// Names returns the known resolver names in the default order.
+func Names() []string {
+	return []string{NameOpenAlex, NameUnpaywall, NameCrossref, NameArxiv, NameEuropePMC, NameSemanticScholar, NameLandingPage}
+}
+
+// New builds the named resolver. An unknown name, an invalid base URL, or a missing
+// Doer for a resolver that makes requests is an error.
+func New(name string, o Options) (Resolver, error) {
+	h := &httpBase{ua: o.UserAgent, doer: o.Doer, log: o.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.ua == "" {
+		h.ua = "contentdl"
+	}
+	switch name {
+	case NameUnpaywall, NameCrossref, NameSemanticScholar, NameLandingPage:
+		if o.Doer == nil {
+			return nil, fmt.Errorf("resolver %s needs a Doer", name)
+		}
+	}
+	switch name {
+	case NameOpenAlex:
+		return openalexResolver{}, nil
+	case NameUnpaywall:
+		base, err := baseURL(name, o.UnpaywallBase, DefaultUnpaywallBase)
+		if err != nil {
+			return nil, err
+		}
+		return &unpaywall{httpBase: h, base: base, mailto: o.Mailto}, nil
+	case NameCrossref:
+		base, err := baseURL(name, o.CrossrefBase, DefaultCrossrefBase)
+		if err != nil {
+			return nil, err
+		}
+		return &crossref{httpBase: h, base: base, mailto: o.Mailto}, nil
+	case NameArxiv:
+		base, err := baseURL(name, o.ArxivBase, DefaultArxivBase)
+		if err != nil {
+			return nil, err
+		}
+		return arxiv{base: base}, nil
+	case NameEuropePMC:
+		base, err := baseURL(name, o.EuropePMCBase, DefaultEuropePMCBase)
+		if err != nil {
+			return nil, err
+		}
+		r := europePMC{renderBase: base, restBase: base + "/rest"}
+		if sameBase(base, DefaultEuropePMCBase) {
+			r.restBase = DefaultEuropePMCRestBase
+		}
+		return r, nil
+	case NameSemanticScholar:
+		base, err := baseURL(name, o.SemanticScholarBase, DefaultSemanticScholarBase)
+		if err != nil {
+			return nil, err
+		}
+		return &semanticScholar{httpBase: h, base: base, apiKey: o.SemanticScholarAPIKey}, nil
+	case NameLandingPage:
+		return &landingPage{httpBase: h}, nil
+	}
+	return nil, fmt.Errorf("unknown resolver %q (valid: %s)", name, strings.Join(Names(), ", "))
+}
+
+// Chain builds the resolvers named in order (the default order when order is empty).
+// Names are trimmed and compared case-insensitively; a name listed twice is an error.
+func Chain(order []string, o Options) ([]Resolver, error) {
+	if len(order) == 0 {
+		order = Names()
+	}
+	seen := make(map[string]bool, len(order))
+	out := make([]Resolver, 0, len(order))
+	var errs []error
+	for _, raw := range order {
+		name := strings.ToLower(strings.TrimSpace(raw))
+		if seen[name] {
+			errs = append(errs, fmt.Errorf("resolver %q listed twice", name))
+			continue
+		}
+		seen[name] = true
+		r, err := New(name, o)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// baseURL validates a configured base URL (or takes the default) and drops any
+// trailing slash.
+func baseURL(resolver, configured, def string) (string, error) {
+	b := strings.TrimSpace(configured)
+	if b == "" {
+		b = def
+	}
+	u, err := url.Parse(b)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("resolver %s: base URL %q must be an absolute http(s) URL without query", resolver, b)
+	}
+	return strings.TrimRight(b, "/"), nil
+}
+
+func sameBase(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host) &&
+		strings.TrimRight(ua.Path, "/") == strings.TrimRight(ub.Path, "/")
+}
+
+// collector gathers a resolver's candidates in order, dropping duplicates and URLs
+// that are not http(s).
+type collector struct {
+	name string
+	seen Seen
+	out  []Candidate
+}
+
+func (c *collector) add(rawURL string, hint Kind) {
+	rawURL = strings.TrimSpace(rawURL)
+	if rawURL == "" {
+		return
+	}
+	cand := Candidate{URL: rawURL, Resolver: c.name, Hint: hint}
+	if c.seen.Add(cand) {
+		c.out = append(c.out, cand)
+	}
+}
