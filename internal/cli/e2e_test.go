@@ -50,6 +50,17 @@ type world struct {
 	works       []map[string]any
 	oaQueries   []string
 	emailSeen   []string
+	// special handlers by "server path", given the request's 1-based count; true = handled.
+	special map[string]func(rw http.ResponseWriter, r *http.Request, n int) bool
+}
+
+// handleSpecial runs a test's special handler for this request, if any.
+func (w *world) handleSpecial(server string, rw http.ResponseWriter, r *http.Request) bool {
+	w.mu.Lock()
+	fn := w.special[server+" "+r.URL.Path]
+	n := w.hits[server+" "+r.URL.Path]
+	w.mu.Unlock()
+	return fn != nil && fn(rw, r, n)
 }
 
 func (w *world) note(server string, r *http.Request) {
@@ -73,11 +84,12 @@ func (w *world) count(server, path string) int {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t, clk: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)),
-		hits: map[string]int{}, windowEnd: map[string]time.Time{}}
+		hits: map[string]int{}, windowEnd: map[string]time.Time{},
+		special: map[string]func(http.ResponseWriter, *http.Request, int) bool{}}
 	pdfHandler := func(name string, special func(http.ResponseWriter, *http.Request) bool) http.HandlerFunc {
 		return func(rw http.ResponseWriter, r *http.Request) {
 			w.note(name, r)
-			if special != nil && special(rw, r) {
+			if w.handleSpecial(name, rw, r) || (special != nil && special(rw, r)) {
 				return
 			}
 			base := filepath.Base(r.URL.Path)
@@ -118,6 +130,9 @@ func newWorld(t *testing.T) *world {
 	}))
 	w.unpaywall = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.note("unpaywall", r)
+		if w.handleSpecial("unpaywall", rw, r) {
+			return
+		}
 		w.mu.Lock()
 		w.emailSeen = append(w.emailSeen, r.URL.Query().Get("email"))
 		w.mu.Unlock()

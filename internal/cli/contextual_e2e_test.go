@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hijackClose drops the connection before any response: a reset to the client.
+func hijackClose(rw http.ResponseWriter) {
+	conn, _, err := rw.(http.Hijacker).Hijack()
+	if err == nil {
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		conn.Close()
+	}
+}
+
+func TestContextualEndToEnd(t *testing.T) {
+	for _, gate := range []string{"contextual", "legacy"} {
+		t.Run(gate, func(t *testing.T) {
+			w := newWorld(t)
+			// W1: reset, then truncated, then whole.
+			w.special["pubA /W1.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+				switch n {
+				case 1:
+					hijackClose(rw)
+					return true
+				case 2:
+					rw.Header().Set("Content-Length", "100000")
+					rw.Write(fakePDF("W1", 4096)[:2000])
+					return true
+				}
+				return false
+			}
+			// Unpaywall rate-limits W5's lookup: the landing-page resolver must take over.
+			w.works[4]["locations"] = []any{map[string]any{"is_oa": true, "pdf_url": "PUBA/W5-missing.pdf", "landing_page_url": "LANDING/article/W5"}}
+			w.special["unpaywall /v2/10.1000/w5"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+				rw.WriteHeader(http.StatusTooManyRequests)
+				return true
+			}
+			// W8's host announces a Retry-After far beyond retry.max_wait.
+			farAway := true
+			w.special["pubB /W8.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+				if farAway {
+					rw.Header().Set("Retry-After", "7200")
+					w.windowEnd["pubB"] = w.clk.Now().Add(2 * time.Hour)
+					rw.WriteHeader(http.StatusTooManyRequests)
+					return true
+				}
+				return false
+			}
+			env := map[string]string{}
+			if gate == "contextual" {
+				env["DOCSTOKG_ENABLE_CONTEXTUAL_RETRY"] = "1"
+			}
+			getenv := w.env(t, env)
+			out := filepath.Join(t.TempDir(), "out")
+			// W6 is also on pubB; it runs before W8 at one worker, so its own 429 is over.
+			res := runMain(t, w, getenv, "run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--workers", "1", "--json")
+			if res.code != ExitIncomplete {
+				t.Fatalf("exit %d, want %d (a work was deferred)\n%s", res.code, ExitIncomplete, res.stderr)
+			}
+			var sum struct {
+				RunID       string `json:"run_id"`
+				RetryPolicy string `json:"retry_policy"`
+				Deferred    int    `json:"deferred"`
+				Operations  map[string]struct {
+					Retries, Defers, Failovers, Fails int
+				} `json:"operations"`
+			}
+			if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
+				t.Fatal(err)
+			}
+			if sum.RetryPolicy != gate {
+				t.Errorf("retry_policy %q", sum.RetryPolicy)
+			}
+			recs := readManifest(t, filepath.Join(out, "manifest.jsonl"))
+			got := latestByWork(recs, sum.RunID)
+			if r := got["W1"]; r.Classification != "pdf" {
+				t.Errorf("flaky W1 ended %s (%s), want pdf", r.Classification, r.Reason)
+			}
+			if n := w.count("pubA", "/W1.pdf"); n != 3 {
+				t.Errorf("W1 fetched %d times, want 3 (reset, truncated, ok)", n)
+			}
+			if r := got["W5"]; r.Classification != "pdf" || r.Resolver != "landing_page" {
+				t.Errorf("W5 ended %s via %q (%s); want pdf via landing_page after unpaywall's 429", r.Classification, r.Resolver, r.Reason)
+			}
+			if r := got["W8"]; r.Classification != "deferred" {
+				t.Errorf("W8 ended %s (%s), want deferred", r.Classification, r.Reason)
+			}
+			if sum.Deferred != 1 {
+				t.Errorf("summary deferred = %d", sum.Deferred)
+			}
+			if gate == "contextual" {
+				if n := w.count("unpaywall", "/v2/10.1000/w5"); n != 1 {
+					t.Errorf("unpaywall asked %d times for W5, want exactly 1 before failover", n)
+				}
+				if sum.Operations["resolve"].Failovers < 1 || sum.Operations["download"].Retries < 2 {
+					t.Errorf("operations %+v", sum.Operations)
+				}
+				// Attempt records carry operation and decision.
+				seen := map[string]bool{}
+				for _, r := range recs {
+					if r.RecordType == "attempt" && r.WorkID == "W5" && r.Resolver == "unpaywall" {
+						seen[r.Operation+"/"+r.Decision] = true
+					}
+				}
+				if !seen["resolve/failover"] {
+					t.Errorf("no resolve/failover attempt for W5: %v", seen)
+				}
+			}
+			if len(w.violations) > 0 {
+				t.Errorf("requests inside Retry-After windows: %v", w.violations)
+			}
+			if !strings.Contains(res.stderr, "retry policy: "+gate) {
+				t.Errorf("no startup line naming the policy in:\n%s", res.stderr)
+			}
+
+			// Two hours later the host is open again; the next run completes W8.
+			w.clk.Advance(2*time.Hour + time.Second)
+			farAway = false
+			res2 := runMain(t, w, getenv, "run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--json")
+			if res2.code != ExitOK {
+				t.Fatalf("second run exit %d\n%s", res2.code, res2.stderr)
+			}
+			var sum2 struct {
+				RunID string `json:"run_id"`
+			}
+			json.Unmarshal([]byte(res2.stdout), &sum2)
+			got2 := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), sum2.RunID)
+			if r := got2["W8"]; r.Classification != "pdf" {
+				t.Errorf("second run: W8 ended %s (%s), want pdf", r.Classification, r.Reason)
+			}
+			if r := got2["W1"]; r.Classification != "skipped" {
+				t.Errorf("second run: W1 ended %s, want skipped", r.Classification)
+			}
+			if _, err := os.Stat(filepath.Join(out, got2["W8"].Path)); err != nil {
+				t.Error(err)
+			}
+			_ = strconv.Itoa
+		})
+	}
+}
+
+func TestRevalidate(t *testing.T) {
+	w := newWorld(t)
+	getenv := w.env(t, map[string]string{"DOCSTOKG_ENABLE_CONTEXTUAL_RETRY": "true"})
+	out := filepath.Join(t.TempDir(), "out")
+	if res := runMain(t, w, getenv, "run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--quiet"); res.code != ExitOK {
+		t.Fatalf("first run exit %d\n%s", res.code, res.stderr)
+	}
+	first := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), "")
+	var condHeaders []string
+	// W1 is unchanged (304 for its ETag); W2 has a new version; W3's check is rate limited.
+	w.special["pubA /W1.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+		condHeaders = append(condHeaders, r.Header.Get("If-None-Match"))
+		if r.Header.Get("If-None-Match") == `"W1.pdf"` {
+			rw.WriteHeader(http.StatusNotModified)
+			return true
+		}
+		return false
+	}
+	w.special["pubA /W2.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+		rw.Header().Set("ETag", `"W2-v2"`)
+		rw.Write(fakePDF("W2 version 2", 5000))
+		return true
+	}
+	w.special["pubA /W3.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+		rw.WriteHeader(http.StatusTooManyRequests)
+		return true
+	}
+	res := runMain(t, w, getenv, "run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--revalidate", "--json")
+	if res.code != ExitIncomplete {
+		t.Fatalf("revalidate run exit %d, want 3 (W3's check deferred)\n%s", res.code, res.stderr)
+	}
+	var sum struct {
+		RunID string `json:"run_id"`
+	}
+	json.Unmarshal([]byte(res.stdout), &sum)
+	got := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), sum.RunID)
+	if r := got["W1"]; r.Classification != "skipped" || r.Reason != "not_modified" || r.SHA256 != first["W1"].SHA256 {
+		t.Errorf("W1: %s %s", r.Classification, r.Reason)
+	}
+	if len(condHeaders) == 0 || condHeaders[0] != `"W1.pdf"` {
+		t.Errorf("W1 check sent If-None-Match %v", condHeaders)
+	}
+	r2 := got["W2"]
+	if r2.Classification != "pdf" || r2.Reason != "revalidated_changed" || r2.SHA256 == first["W2"].SHA256 || r2.ETag != `"W2-v2"` {
+		t.Errorf("W2: %+v", r2)
+	}
+	data, _ := os.ReadFile(filepath.Join(out, r2.Path))
+	if !strings.Contains(string(data), "W2 version 2") {
+		t.Error("W2's file was not replaced by the new version")
+	}
+	if r := got["W3"]; r.Classification != "deferred" || r.Path == "" {
+		t.Errorf("W3: %s %s path %q; want deferred with its file kept", r.Classification, r.Reason, r.Path)
+	}
+	if _, err := os.Stat(filepath.Join(out, first["W3"].Path)); err != nil {
+		t.Errorf("W3's file was lost: %v", err)
+	}
+}
