@@ -199,8 +199,8 @@ func (c *Client) Search(ctx context.Context, q Query, onCount func(int), fn func
 		}
 		v.Set("cursor", cursor)
 		u := c.baseURL() + "/works?" + v.Encode()
-		var p pageJSON
-		if err := c.getJSON(ctx, u, &p); err != nil {
+		p, err := getJSON[pageJSON](ctx, c, u)
+		if err != nil {
 			return fmt.Errorf("openalex: page %d: %w", page, err)
 		}
 		log.Debug("openalex page", "page", page, "results", len(p.Results), "count", p.Meta.Count, "url", redact.Redact(u))
@@ -250,8 +250,8 @@ func (c *Client) Lookup(ctx context.Context, id string) (Work, error) {
 		seg = "doi:" + EscapeDOIPath(norm)
 	}
 	u := c.baseURL() + "/works/" + seg + "?" + c.params().Encode()
-	var raw rawWork
-	if err := c.getJSON(ctx, u, &raw); err != nil {
+	raw, err := getJSON[rawWork](ctx, c, u)
+	if err != nil {
 		var se *StatusError
 		if errors.As(err, &se) && se.Status == http.StatusNotFound {
 			return Work{}, fmt.Errorf("openalex: lookup %s: %w", norm, ErrNotFound)
@@ -265,8 +265,41 @@ func (c *Client) Lookup(ctx context.Context, id string) (Work, error) {
 	return w, nil
 }
 
-// getJSON GETs u and decodes a 2xx JSON body into v. Errors name the redacted URL.
-func (c *Client) getJSON(ctx context.Context, u string, v any) error {
+// MalformedRetries is how many times a 2xx answer whose body does not decode is
+// fetched again before giving up. Overloaded API gateways occasionally cut a body
+// short; an immediate re-request (still paced by the Doer's host limiter) usually
+// heals it, while a body that is always broken still fails quickly.
+const MalformedRetries = 2
+
+// decodeError marks a 2xx body that could not be decoded.
+type decodeError struct {
+	url string // redacted
+	err error
+}
+
+func (e *decodeError) Error() string { return "decode " + e.url + ": " + e.err.Error() }
+func (e *decodeError) Unwrap() error { return e.err }
+
+// getJSON GETs u and decodes a 2xx JSON body into v, re-fetching a body that does not
+// decode up to MalformedRetries times (an oversized body is not retried). Errors name
+// the redacted URL.
+// Every attempt decodes into a fresh value, so nothing of a broken body survives.
+func getJSON[T any](ctx context.Context, c *Client, u string) (*T, error) {
+	for attempt := 0; ; attempt++ {
+		v := new(T)
+		err := c.getJSONOnce(ctx, u, v)
+		if err == nil {
+			return v, nil
+		}
+		var de *decodeError
+		if !errors.As(err, &de) || errors.Is(err, ErrBodyTooLarge) || attempt >= MalformedRetries || ctx.Err() != nil {
+			return nil, err
+		}
+		c.logger().Warn("openalex answer did not decode; fetching it again", "url", de.url, "attempt", attempt+1, "err", de.err)
+	}
+}
+
+func (c *Client) getJSONOnce(ctx context.Context, u string, v any) error {
 	resp, err := c.Doer.Get(ctx, policy.ManifestFetch, u, c.header())
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", redact.Redact(u), redact.Error(err))
@@ -276,7 +309,7 @@ func (c *Client) getJSON(ctx context.Context, u string, v any) error {
 		return NewStatusError(resp, u)
 	}
 	if err := DecodeJSON(resp.Body, MaxResponseBytes, v); err != nil {
-		return fmt.Errorf("decode %s: %w", redact.Redact(u), err)
+		return &decodeError{url: redact.Redact(u), err: err}
 	}
 	return nil
 }

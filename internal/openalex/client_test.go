@@ -380,7 +380,47 @@ func TestSearchMalformedJSON(t *testing.T) {
 			if len(works) != 3 {
 				t.Fatalf("works before the bad page = %d, want 3", len(works))
 			}
+			if n := len(rec.requests()); n != 2+MalformedRetries {
+				t.Fatalf("requests = %d, want page 1 + %d tries of page 2", n, 1+MalformedRetries)
+			}
 		})
+	}
+}
+
+func TestSearchRefetchesMalformedPageOnce(t *testing.T) {
+	pages := pagedHandler(t)
+	var mu sync.Mutex
+	broken := 1 // the first answer for page 2 is cut short
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		breakIt := r.URL.Query().Get("cursor") == cursor2 && broken > 0
+		if breakIt {
+			broken--
+		}
+		mu.Unlock()
+		if breakIt {
+			// A stale field from the broken body must not leak into the healed page.
+			_, _ = io.WriteString(w, `{"meta":{"count":7,"next_cursor":"bogus"},"results":[{"id":"https://openalex.org/W3000000001"},`+
+				`{"id":"https://openalex.org/W3000000002","publication_year":1900,"primary_location":{"pdf_url":"https://stale.example/x.pdf"}},{"id":"https://op`)
+			return
+		}
+		pages(w, r)
+	})
+	var logs bytes.Buffer
+	c := rec.client()
+	c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	works, _, err := collect(t, c, Query{Search: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(works) != 7 || len(rec.requests()) != 5 {
+		t.Fatalf("works %d, requests %d; want 7, 5", len(works), len(rec.requests()))
+	}
+	if w := works[4]; w.ID != "W3000000002" || w.Year != 0 || w.Primary != nil {
+		t.Fatalf("healed page kept stale data: %+v", w)
+	}
+	if !strings.Contains(logs.String(), "did not decode") || strings.Contains(logs.String(), "sekrit-key") {
+		t.Fatalf("logs = %s", logs.String())
 	}
 }
 
