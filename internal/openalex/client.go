@@ -135,17 +135,6 @@ func (q Query) filter() (string, error) {
 	return strings.Join(parts, ","), nil
 }
 
-// SearchURL returns the URL of the first page of q (cursor=*), unredacted. Search
-// uses it; it is exported so that callers can show or test the request.
-func (c *Client) SearchURL(q Query) (string, error) {
-	v, err := c.searchParams(q)
-	if err != nil {
-		return "", err
-	}
-	v.Set("cursor", "*")
-	return c.baseURL() + "/works?" + v.Encode(), nil
-}
-
 func (c *Client) searchParams(q Query) (url.Values, error) {
 	if strings.TrimSpace(q.Search) == "" && q.TopicID == "" {
 		return nil, errors.New("openalex: a search text or a topic id is required")
