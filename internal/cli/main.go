@@ -84,7 +84,8 @@ func MainContext(ctx context.Context, args []string, st *State) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	code := exitCode(ctx, err)
-	if err != nil && code != ExitInterrupted && !errors.Is(err, errSilent) {
+	var ee *exitError
+	if err != nil && code != ExitInterrupted && !errors.Is(err, errSilent) && !errors.As(err, &ee) {
 		fmt.Fprintln(st.Stderr, "contentdl: "+oneLine(err.Error()))
 	}
 	return code

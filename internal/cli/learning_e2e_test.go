@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/time/rate"
+
+	"github.com/docstokg/contentdl/internal/clock"
+)
+
+// limitedWorld serves n works whose PDFs live on one host with a hidden capacity of
+// capRPS, far below what the client is configured to send. Time is the fake clock's.
+type limitedWorld struct {
+	*world
+	pub     *httptest.Server
+	mu      sync.Mutex
+	bucket  *rate.Limiter
+	got429  int
+	served  int
+	firstAt map[string]int
+}
+
+func newLimitedWorld(t *testing.T, n int, capRPS float64) *limitedWorld {
+	w := newWorld(t)
+	lw := &limitedWorld{world: w, bucket: rate.NewLimiter(rate.Limit(capRPS), 1), firstAt: map[string]int{}}
+	lw.pub = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		lw.mu.Lock()
+		ok := lw.bucket.AllowN(w.clk.Now(), 1)
+		if !ok {
+			lw.got429++
+			lw.mu.Unlock()
+			rw.Header().Set("Retry-After", "1")
+			rw.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		lw.served++
+		lw.mu.Unlock()
+		rw.Header().Set("Content-Type", "application/pdf")
+		rw.Write(fakePDF(r.URL.Path, 2048))
+	}))
+	t.Cleanup(lw.pub.Close)
+	w.works = w.works[:0]
+	for i := 1; i <= n; i++ {
+		w.works = append(w.works, map[string]any{
+			"id": fmt.Sprintf("https://openalex.org/W%d", 100+i), "title": fmt.Sprintf("Limited %d", i), "publication_year": 2022,
+			"open_access": map[string]any{"is_oa": true},
+			"locations":   []any{map[string]any{"is_oa": true, "pdf_url": fmt.Sprintf("%s/W%d.pdf", lw.pub.URL, 100+i)}},
+		})
+	}
+	return lw
+}
+
+func (lw *limitedWorld) counts() (int, int) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.got429, lw.served
+}
+
+func TestProviderLearningEndToEnd(t *testing.T) {
+	lw := newLimitedWorld(t, 60, 3)
+	state := filepath.Join(t.TempDir(), "state", "learning.json")
+	host := strings.TrimPrefix(lw.pub.URL, "http://")
+	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("rate_limits:\n  hosts:\n    - host: %s\n      rps: 10\n      burst: 1\n      concurrency: 1\n", host)), 0o644)
+	getenv := lw.env(t, map[string]string{
+		"DOCSTOKG_ENABLE_PROVIDER_LEARNING": "1",
+		"DOCSTOKG_PROVIDER_LEARNING_PATH":   state,
+		"DOCSTOKG_RESOLVERS_ORDER":          "openalex",
+	})
+	out := filepath.Join(t.TempDir(), "out")
+	res := runMain(t, lw.world, getenv, "run", "--config", cfgFile, "--topic", "limited", "--out", out, "--workers", "1", "--json")
+	if res.code != ExitOK {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	first429, _ := lw.counts()
+	var sum struct {
+		ProviderLearning bool `json:"provider_learning"`
+		Hosts            []struct {
+			Host          string  `json:"host"`
+			ConfiguredRPS float64 `json:"configured_rps"`
+			EffectiveRPS  float64 `json:"effective_rps"`
+			Count429      int     `json:"429s"`
+		} `json:"hosts"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if !sum.ProviderLearning {
+		t.Error("summary says provider_learning false")
+	}
+	found := false
+	for _, h := range sum.Hosts {
+		if h.Host == host {
+			found = true
+			if h.ConfiguredRPS != 10 || h.EffectiveRPS >= 10 || h.Count429 == 0 {
+				t.Errorf("host %s: configured %.2f effective %.2f 429s %d; want a learned reduction", host, h.ConfiguredRPS, h.EffectiveRPS, h.Count429)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("host %s missing from summary", host)
+	}
+	data, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatalf("learning file not saved: %v", err)
+	}
+	var file struct {
+		SchemaVersion int `json:"schema_version"`
+		Providers     map[string]struct {
+			AppliedReductionPct float64 `json:"applied_reduction_pct"`
+			EffectiveRPS        float64 `json:"effective_rps"`
+			Total429s           int     `json:"total_429s"`
+		} `json:"providers"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	entry, ok := file.Providers["web@"+host]
+	if !ok || entry.AppliedReductionPct <= 0 || entry.EffectiveRPS >= 10 {
+		t.Fatalf("learning file entry %+v (ok=%v), want a reduction for web@%s", entry, ok, host)
+	}
+
+	// The status command shows it, as a table and as JSON.
+	st := runMain(t, lw.world, getenv, "provider-learning-status")
+	if st.code != 0 || !strings.Contains(st.stdout, "web@"+host) {
+		t.Errorf("status exit %d:\n%s%s", st.code, st.stdout, st.stderr)
+	}
+	js := runMain(t, lw.world, getenv, "provider-learning-status", "--json", "--provider", host)
+	var doc struct {
+		Providers []struct {
+			Key                 string  `json:"key"`
+			AppliedReductionPct float64 `json:"applied_reduction_pct"`
+		} `json:"providers"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &doc); err != nil || len(doc.Providers) != 1 || doc.Providers[0].Key != "web@"+host {
+		t.Errorf("status --json: %v %+v\n%s", err, doc, js.stdout)
+	}
+
+	// A second run starts at the learned rate: far fewer 429s than the first.
+	res2 := runMain(t, lw.world, getenv, "run", "--config", cfgFile, "--topic", "limited", "--out", out, "--no-resume", "--workers", "1", "--json")
+	if res2.code != ExitOK {
+		t.Fatalf("second run exit %d\n%s", res2.code, res2.stderr)
+	}
+	total429, _ := lw.counts()
+	second429 := total429 - first429
+	t.Logf("429s: first run %d, second run %d", first429, second429)
+
+	if second429*2 > first429 {
+		t.Errorf("second run got %d 429s, first %d: the learned rate was not applied", second429, first429)
+	}
+
+	// Learning off: no file is read or written.
+	off := filepath.Join(t.TempDir(), "never.json")
+	getenvOff := lw.env(t, map[string]string{"DOCSTOKG_PROVIDER_LEARNING_PATH": off, "DOCSTOKG_RESOLVERS_ORDER": "openalex"})
+	if r := runMain(t, lw.world, getenvOff, "run", "--topic", "limited", "--out", filepath.Join(t.TempDir(), "o2"), "--quiet"); r.code != ExitOK && r.code != ExitIncomplete {
+		t.Fatalf("learning-off run exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(off); !os.IsNotExist(err) {
+		t.Errorf("learning off, yet %s exists (%v)", off, err)
+	}
+	_ = clock.Real{}
+}
+
+func TestProviderLearningStatusEmptyAndReset(t *testing.T) {
+	w := newWorld(t)
+	state := filepath.Join(t.TempDir(), "l.json")
+	getenv := w.env(t, map[string]string{"DOCSTOKG_PROVIDER_LEARNING_PATH": state})
+	r := runMain(t, w, getenv, "provider-learning-status", "--json")
+	if r.code != 0 {
+		t.Fatalf("missing file: exit %d %s", r.code, r.stderr)
+	}
+	var doc struct {
+		Providers []any `json:"providers"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Providers) != 0 {
+		t.Errorf("missing file: %v %s", err, r.stdout)
+	}
+	os.WriteFile(state, []byte("{not json"), 0o644)
+	if r := runMain(t, w, getenv, "provider-learning-status"); r.code != ExitError || !strings.Contains(r.stderr, state) {
+		t.Errorf("unreadable file: exit %d, stderr %q", r.code, r.stderr)
+	}
+	os.WriteFile(state, []byte(`{"schema_version":1,"updated_at":"2026-05-01T12:00:00Z","providers":{"web@a.example":{"provider":"web","host":"a.example","configured_rps":5,"effective_rps":4,"applied_reduction_pct":20,"status":"reducing","updated_at":"2026-05-01T12:00:00Z"},"web@b.example":{"provider":"web","host":"b.example","configured_rps":5,"effective_rps":5,"status":"normal","updated_at":"2026-05-01T12:00:00Z"}}}`), 0o644)
+	if r := runMain(t, w, getenv, "provider-learning-status", "--reset=web@a.example"); r.code != 0 || !strings.Contains(r.stdout, "forgot 1 entry") {
+		t.Errorf("reset one: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// Forgetting all asks first; without a yes nothing is forgotten.
+	if r := runMain(t, w, getenv, "provider-learning-status", "--reset"); r.code != ExitError {
+		t.Errorf("reset all without confirmation: exit %d", r.code)
+	}
+	if r := runMain(t, w, getenv, "provider-learning-status", "--json"); !strings.Contains(r.stdout, "b.example") {
+		t.Errorf("entry lost without confirmation: %s", r.stdout)
+	}
+	if r := runMain(t, w, getenv, "provider-learning-status", "--reset", "--yes"); r.code != 0 {
+		t.Errorf("reset all --yes: exit %d %s", r.code, r.stderr)
+	}
+	if r := runMain(t, w, getenv, "provider-learning-status", "--json"); strings.Contains(r.stdout, "b.example") {
+		t.Errorf("entries left after reset --yes: %s", r.stdout)
+	}
+}
