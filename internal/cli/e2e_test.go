@@ -184,6 +184,20 @@ func newWorld(t *testing.T) *world {
 		w.mu.Lock()
 		w.oaQueries = append(w.oaQueries, r.URL.RawQuery)
 		w.mu.Unlock()
+		if id, ok := strings.CutPrefix(r.URL.Path, "/works/"); ok {
+			if w.handleSpecial("openalex", rw, r) {
+				return
+			}
+			id = strings.TrimPrefix(strings.TrimPrefix(id, "https://doi.org/"), "doi:")
+			for _, m := range w.works {
+				if strings.HasSuffix(m["id"].(string), "/"+id) || m["doi"] == "https://doi.org/"+strings.ToLower(id) {
+					json.NewEncoder(rw).Encode(w.expand(m))
+					return
+				}
+			}
+			http.NotFound(rw, r)
+			return
+		}
 		q := r.URL.Query()
 		per, _ := strconv.Atoi(q.Get("per_page"))
 		if per <= 0 {
@@ -414,5 +428,39 @@ func TestRunEndToEnd(t *testing.T) {
 				t.Errorf("rerun wrote %d manifest records, want one per work (9)", len(per))
 			}
 		})
+	}
+}
+
+func TestRunFromInputFile(t *testing.T) {
+	w := newWorld(t)
+	// W3's lookup is rate limited beyond any wait: the run is incomplete (exit 3).
+	w.special["openalex /works/W3"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+		rw.Header().Set("Retry-After", "86400")
+		rw.WriteHeader(http.StatusTooManyRequests)
+		return true
+	}
+	input := filepath.Join(t.TempDir(), "ids.txt")
+	os.WriteFile(input, []byte("# my reading list\nW1\nhttps://doi.org/10.1000/W2\n\nnot a doi or id\nhttps://openalex.org/W999\nW3\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	res := runMain(t, w, w.env(t, nil), "run", "--input", input, "--mailto", "me@example.org", "--out", out, "--json")
+	if res.code != ExitIncomplete {
+		t.Fatalf("exit %d, want 3\n%s", res.code, res.stderr)
+	}
+	got := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), "")
+	if len(got) != 2 || got["W1"].Classification != "pdf" || got["W2"].Classification != "pdf" {
+		t.Errorf("works %v", got)
+	}
+	if !strings.Contains(res.stderr, "line=5") || !strings.Contains(res.stderr, "skipping bad input line") {
+		t.Errorf("bad line not reported with its number:\n%s", res.stderr)
+	}
+	if !strings.Contains(res.stderr, "not found on OpenAlex") {
+		t.Errorf("unknown W999 not reported:\n%s", res.stderr)
+	}
+	var sum struct {
+		InputErrors int `json:"input_errors"`
+	}
+	json.Unmarshal([]byte(res.stdout), &sum)
+	if sum.InputErrors != 1 {
+		t.Errorf("input_errors = %d, want 1", sum.InputErrors)
 	}
 }

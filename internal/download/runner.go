@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -77,12 +78,14 @@ type Runner struct {
 	man   *manifest.Writer
 	index *manifest.Index
 
-	mu        sync.Mutex
-	byClass   map[string]int
-	byReason  map[string]int
-	failed    int
-	seenWorks map[string]bool
-	total     int
+	mu       sync.Mutex
+	byClass  map[string]int
+	byReason map[string]int
+	failed   int
+	// inputErrors counts --input lines whose lookup failed for a transient reason.
+	inputErrors int
+	seenWorks   map[string]bool
+	total       int
 	// deferHosts names, per deferred work, the hosts that were closed to it.
 	deferHosts map[string][]string
 }
@@ -312,7 +315,17 @@ func (r *Runner) discover(ctx context.Context, out chan<- *openalex.Work) error 
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			r.log.Warn("input line not found on OpenAlex", "input", r.o.InputName, "line", lineNo, "id", id, "err", redact.Text(err.Error()))
+			if errors.Is(err, openalex.ErrNotFound) {
+				r.log.Warn("input line not found on OpenAlex", "input", r.o.InputName, "line", lineNo, "id", id)
+				return nil
+			}
+			// A lookup that failed for another reason (rate limit, outage) may work
+			// next time: the run is incomplete.
+			r.mu.Lock()
+			r.inputErrors++
+			r.mu.Unlock()
+			r.log.Warn("input line could not be looked up; a later run will try again", "input", r.o.InputName,
+				"line", lineNo, "id", id, "err", redact.Text(err.Error()))
 			return nil
 		}
 		n++
@@ -359,9 +372,8 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 			rec.Reason, rec.Decision, rec.HTTPStatus = errInfo(err)
 			rec.Classification = manifest.ClassMiss
 			r.write(rec)
-			var fe *fetch.Error
-			if errors.As(err, &fe) && fe.RateLimited() {
-				deferHosts = append(deferHosts, fe.Host)
+			if h := rateLimitedHost(err); h != "" {
+				deferHosts = append(deferHosts, h)
 			}
 			r.log.Debug("resolver failed; trying the next", "work", w.ID, "resolver", rs.Name(), "err", redact.Text(err.Error()))
 			continue
@@ -506,6 +518,10 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 		case errors.As(err, &ce):
 			res.reason, res.transient = ce.reason, ce.transient
 			rec.Decision = policy.Fail.String()
+			if res.status == http.StatusTooManyRequests {
+				// Attempts ran out on 429s: the file may well exist; defer, don't miss.
+				res.hosts = []string{hostOf(c.URL)}
+			}
 		case errors.As(err, &fe):
 			res.reason = fe.Reason()
 			res.transient = true
@@ -636,6 +652,27 @@ func (r *Runner) attempt(w *openalex.Work, resolver, rawURL string, op policy.Op
 func (r *Runner) record(w *openalex.Work, typ string) *manifest.Record {
 	return &manifest.Record{RecordType: typ, RunID: r.o.RunID, Timestamp: r.d.Clock.Now().UTC(),
 		WorkID: w.ID, DOI: w.DOI, Title: w.Title, PublicationYear: w.Year}
+}
+
+// rateLimitedHost names the host when err says a host asked us to slow down (a 429,
+// a cooldown or an exhausted quota), and "" otherwise.
+func rateLimitedHost(err error) string {
+	var fe *fetch.Error
+	if errors.As(err, &fe) && fe.RateLimited() {
+		return fe.Host
+	}
+	var se *openalex.StatusError
+	if errors.As(err, &se) && se.Status == http.StatusTooManyRequests {
+		return hostOf(se.URL)
+	}
+	return ""
+}
+
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Host
+	}
+	return ""
 }
 
 func errInfo(err error) (reason, decision string, status int) {

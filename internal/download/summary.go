@@ -24,6 +24,7 @@ type Summary struct {
 	Failed           int                      `json:"failed"`
 	Deferred         int                      `json:"deferred"`
 	Interrupted      bool                     `json:"interrupted"`
+	InputErrors      int                      `json:"input_errors,omitempty"`
 	DiscoveryError   string                   `json:"discovery_error,omitempty"`
 	ByClassification map[string]int           `json:"by_classification"`
 	ByReason         map[string]int           `json:"by_reason"`
@@ -33,7 +34,9 @@ type Summary struct {
 
 // Incomplete reports whether some works failed for reasons a later run may fix, or
 // were deferred: the run finished, but cron should hear about it (exit 3).
-func (s *Summary) Incomplete() bool { return s.Failed > 0 || s.Deferred > 0 || s.DiscoveryError != "" }
+func (s *Summary) Incomplete() bool {
+	return s.Failed > 0 || s.Deferred > 0 || s.DiscoveryError != "" || s.InputErrors > 0
+}
 
 func (r *Runner) fillSummary(s *Summary) {
 	r.mu.Lock()
@@ -47,6 +50,7 @@ func (r *Runner) fillSummary(s *Summary) {
 		s.ByReason[k] = v
 	}
 	s.Failed = r.failed
+	s.InputErrors = r.inputErrors
 	r.mu.Unlock()
 	s.Saved = s.ByClassification[manifest.ClassPDF] + s.ByClassification[manifest.ClassXML] +
 		s.ByClassification[manifest.ClassHTML] + s.ByClassification[manifest.ClassSkipped]
