@@ -1,0 +1,140 @@
+package learning
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Tier is one step of the episode schedule: an episode (a run of 429s on a host with no
+// success between them) that reaches Threshold consecutive 429s is worth StepPct
+// points of reduction in total. An episode counts once, at the highest tier it reached.
+type Tier struct {
+	Threshold int     // consecutive 429s that reach this tier
+	StepPct   float64 // reduction in percentage points the whole episode is worth at this tier
+}
+
+// Config tunes the learner. The zero value is not usable; start from DefaultConfig and
+// override what the user set, then call Validate.
+type Config struct {
+	// MaxReductionPct caps the applied reduction (percentage points of the configured
+	// rate).
+	MaxReductionPct float64
+	// MinRPS is the floor of the learned rate (a configured rate below it is kept as is).
+	MinRPS float64
+	// Tiers is the episode schedule, in increasing Threshold and StepPct order.
+	Tiers []Tier
+	// Window is the time constant of the windowed trigger's exponentially decaying
+	// counts: events older than about one Window weigh little.
+	Window time.Duration
+	// WindowMinRequests is how many (decayed) responses the window must hold before its
+	// 429 share is trusted.
+	WindowMinRequests int
+	// Window429Share is the 429 share of the window above which a 429 reduces the rate
+	// to Beta × the host's measured accepted rate.
+	Window429Share float64
+	// Beta is the multiplicative decrease of the windowed trigger (AWS adaptive retry
+	// uses 0.7).
+	Beta float64
+	// RecoveryInterval is the length of one clean (429-free) recovery interval. During
+	// the first one after a push-back the rate climbs back to the last good rate along a
+	// cubic curve; each further clean interval adds RecoveryStepPct points.
+	RecoveryInterval time.Duration
+	// RecoveryStepPct is the additive probe above the last good rate per clean
+	// RecoveryInterval, in percentage points of the configured rate.
+	RecoveryStepPct float64
+	// ForgetAfter is how long a persisted reduction takes to relax fully back to the
+	// configured rate while nothing refreshes it.
+	ForgetAfter time.Duration
+	// MaxWait is retry.max_wait: a Retry-After or reset further away than this is a
+	// quota, not congestion.
+	MaxWait time.Duration
+	// SaveEvery is the minimum interval between periodic saves (SaveIfDue).
+	SaveEvery time.Duration
+}
+
+// DefaultConfig returns the documented defaults (see docs/provider-learning.md).
+func DefaultConfig() Config {
+	return Config{
+		MaxReductionPct:   80,
+		MinRPS:            0.05,
+		Tiers:             []Tier{{Threshold: 3, StepPct: 10}, {Threshold: 5, StepPct: 20}, {Threshold: 10, StepPct: 30}},
+		Window:            60 * time.Second,
+		WindowMinRequests: 10,
+		Window429Share:    0.02,
+		Beta:              0.7,
+		RecoveryInterval:  30 * time.Second,
+		RecoveryStepPct:   10,
+		ForgetAfter:       7 * 24 * time.Hour,
+		MaxWait:           60 * time.Second,
+		SaveEvery:         5 * time.Second,
+	}
+}
+
+// ErrInvalidConfig is wrapped by every error Validate returns.
+var ErrInvalidConfig = errors.New("invalid learning config")
+
+// Validate reports the first setting that is out of range, naming its learning.* key.
+func (c Config) Validate() error {
+	bad := func(key string, format string, args ...any) error {
+		return fmt.Errorf("%w: %s %s", ErrInvalidConfig, key, fmt.Sprintf(format, args...))
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case !finite(c.MaxReductionPct) || c.MaxReductionPct < 0 || c.MaxReductionPct >= 100:
+		return bad("max_reduction_pct", "must be in [0, 100), got %v", c.MaxReductionPct)
+	case !finite(c.MinRPS) || c.MinRPS <= 0:
+		return bad("min_rps", "must be > 0, got %v", c.MinRPS)
+	case len(c.Tiers) == 0:
+		return bad("tiers", "must list at least one {threshold, step_pct}")
+	case c.Window <= 0:
+		return bad("window", "must be > 0, got %v", c.Window)
+	case c.WindowMinRequests < 1:
+		return bad("window_min_requests", "must be >= 1, got %d", c.WindowMinRequests)
+	case !finite(c.Window429Share) || c.Window429Share <= 0 || c.Window429Share >= 1:
+		return bad("window_429_share", "must be in (0, 1), got %v", c.Window429Share)
+	case !finite(c.Beta) || c.Beta <= 0 || c.Beta >= 1:
+		return bad("beta", "must be in (0, 1), got %v", c.Beta)
+	case c.RecoveryInterval <= 0:
+		return bad("recovery_interval", "must be > 0, got %v", c.RecoveryInterval)
+	case !finite(c.RecoveryStepPct) || c.RecoveryStepPct <= 0 || c.RecoveryStepPct > 100:
+		return bad("recovery_step_pct", "must be in (0, 100], got %v", c.RecoveryStepPct)
+	case c.ForgetAfter <= 0:
+		return bad("forget_after", "must be > 0, got %v", c.ForgetAfter)
+	case c.MaxWait <= 0:
+		return bad("max_wait", "must be > 0, got %v", c.MaxWait)
+	case c.SaveEvery < 0:
+		return bad("save_every", "must be >= 0, got %v", c.SaveEvery)
+	}
+	for i, tr := range c.Tiers {
+		if tr.Threshold < 1 {
+			return bad("tiers", "[%d].threshold must be >= 1, got %d", i, tr.Threshold)
+		}
+		if !finite(tr.StepPct) || tr.StepPct <= 0 || tr.StepPct > 100 {
+			return bad("tiers", "[%d].step_pct must be in (0, 100], got %v", i, tr.StepPct)
+		}
+		if i > 0 {
+			prev := c.Tiers[i-1]
+			if tr.Threshold <= prev.Threshold {
+				return bad("tiers", "thresholds must increase: [%d]=%d after %d", i, tr.Threshold, prev.Threshold)
+			}
+			if tr.StepPct < prev.StepPct {
+				return bad("tiers", "step_pct must not decrease: [%d]=%v after %v", i, tr.StepPct, prev.StepPct)
+			}
+		}
+	}
+	return nil
+}
+
+// tierStep returns the StepPct an episode of n consecutive 429s is worth (0 below the
+// first threshold).
+func (c Config) tierStep(n int) float64 {
+	step := 0.0
+	for _, tr := range c.Tiers {
+		if n >= tr.Threshold {
+			step = tr.StepPct
+		}
+	}
+	return step
+}

@@ -1,0 +1,592 @@
+package learning
+
+import (
+	"log/slog"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// settleMin is how long after a reduction further 429s are taken as answers to
+// requests sent before it (they were already in flight), so they cannot trigger the
+// windowed rule again or lower the last good rate. A Retry-After pause running at the
+// time of the reduction extends it.
+const settleMin = time.Second
+
+// A 429 that no rule turns into a reduction (an isolated push-back) drops the rate to
+// pushBackDrop × the rate that was pushed back and sets the plateau of the next climb to
+// pushBackPlateau × it. Tuned with the simulated benchmark in sim_test.go.
+const (
+	pushBackDrop    = 0.8
+	pushBackPlateau = 0.9
+)
+
+// minRateStep is the smallest relative rate increase recovery applies to the limiter;
+// smaller steps wait, so the limiter is not touched on every response.
+const minRateStep = 0.05
+
+// direction of the last change of the reduction, for the status.
+const (
+	dirNone int8 = iota
+	dirReducing
+	dirRecovering
+)
+
+// rtRing holds the last maxRecoveryTimes Retry-After values of a host (float32 is
+// exact for whole seconds and keeps a host's memory small).
+type rtRing struct {
+	buf  [maxRecoveryTimes]float32
+	n    uint8 // values held
+	next uint8 // index of the next write
+}
+
+func (r *rtRing) add(v float64) {
+	r.buf[r.next] = float32(v)
+	r.next = (r.next + 1) % maxRecoveryTimes
+	if r.n < maxRecoveryTimes {
+		r.n++
+	}
+}
+
+// values returns the held values, oldest first.
+func (r *rtRing) values() []float64 {
+	if r == nil || r.n == 0 {
+		return []float64{}
+	}
+	out := make([]float64, 0, r.n)
+	start := (int(r.next) - int(r.n) + maxRecoveryTimes) % maxRecoveryTimes
+	for i := 0; i < int(r.n); i++ {
+		out = append(out, float64(r.buf[(start+i)%maxRecoveryTimes]))
+	}
+	return out
+}
+
+// last returns the newest k values, oldest first.
+func (r *rtRing) last(k int) []float64 {
+	v := r.values()
+	if k < len(v) {
+		v = v[len(v)-k:]
+	}
+	return v
+}
+
+// hostState is the per-host learning state. Times are Unix nanoseconds (0 = none) to
+// keep it small: see TestMemory1000Hosts.
+type hostState struct {
+	mu sync.Mutex
+
+	provider, host string
+	lim            Limiter
+	burst          int
+
+	configured float64 // configured rps; <= 0 or +Inf: not controlled
+	ceiling    float64 // advertised by headers; 0 = none
+	pct        float64 // applied reduction, percentage points
+	lastGood   float64 // the rate the host last pushed back at (CUBIC's W_max); 0 = unknown
+
+	total429, totalReq int64
+	base429, baseReq   int64 // what the file already held at the last save or load
+	rt                 *rtRing
+	rtNew              uint8 // how many of rt's newest values are not saved yet
+
+	consecutive int32   // the current episode's length
+	episodeStep float64 // points the current episode has been worth so far
+
+	last429, updated, quotaUntil int64
+	anchor                       int64   // start of the current clean stretch
+	anchorRate                   float64 // learned rate at anchor
+	pauseUntil                   int64   // a Retry-After pause (or reset cooldown) runs until then
+	settleUntil                  int64   // 429s before then answer requests sent before the last reduction
+
+	// The windowed trigger's exponentially decaying counts (time constant cfg.Window).
+	wN, w429, wOK float64
+	wLast, wStart int64
+	n429          uint32 // raw 429s since the window was reset
+
+	appliedRate  float64 // last rate given to lim
+	appliedBurst int
+
+	dir                 int8
+	active              bool // registered or observed by this process
+	observed            bool // observed by this process: only such entries are saved
+	loaded              bool // came from the file
+	createdUnregistered bool // created by Observe for a host never registered
+}
+
+func newHostState(provider, host string) *hostState {
+	return &hostState{provider: provider, host: host}
+}
+
+func (hs *hostState) key() string { return Key(hs.provider, hs.host) }
+
+// controlled reports whether the host has a finite configured rate to reduce.
+func (hs *hostState) controlled() bool {
+	return hs.configured > 0 && !math.IsInf(hs.configured, 1)
+}
+
+// learned is configured × (1 − pct/100) before the floor and the ceiling.
+func (hs *hostState) learned() float64 { return hs.configured * (1 - hs.pct/100) }
+
+func (hs *hostState) effective(cfg *Config) float64 {
+	return effectiveRPS(hs.configured, hs.pct, hs.ceiling, cfg.MinRPS)
+}
+
+// setConfigured changes the configured rate, keeping the learned absolute rate: a
+// reduction learned against 25 rps that allowed 10 rps still allows 10 rps (0 %
+// reduction) when the user now configures 8.
+func (hs *hostState) setConfigured(c float64) {
+	if hs.configured > 0 && !math.IsInf(hs.configured, 1) && c > 0 && !math.IsInf(c, 1) && c != hs.configured && hs.pct > 0 {
+		abs := hs.learned()
+		hs.pct = roundPct(clampPct(100*(1-abs/c), 100))
+		hs.anchorRate = c * (1 - hs.pct/100)
+	}
+	hs.configured = c
+}
+
+// absorb folds the counts of an entry created before registration into hs.
+func (hs *hostState) absorb(prev *hostState) {
+	hs.totalReq += prev.totalReq
+	hs.total429 += prev.total429
+	if prev.last429 > hs.last429 {
+		hs.last429 = prev.last429
+	}
+	if prev.quotaUntil > hs.quotaUntil {
+		hs.quotaUntil = prev.quotaUntil
+	}
+	if prev.rt != nil {
+		for _, v := range prev.rt.values() {
+			hs.addRecoveryTime(v)
+		}
+	}
+	hs.consecutive, hs.episodeStep = prev.consecutive, prev.episodeStep
+	if prev.ceiling > 0 {
+		hs.ceiling = prev.ceiling
+	}
+	hs.wN, hs.w429, hs.wOK, hs.wLast, hs.wStart, hs.n429 = prev.wN, prev.w429, prev.wOK, prev.wLast, prev.wStart, prev.n429
+	if prev.pauseUntil > hs.pauseUntil {
+		hs.pauseUntil = prev.pauseUntil
+	}
+}
+
+func (hs *hostState) addRecoveryTime(v float64) {
+	if hs.rt == nil {
+		hs.rt = &rtRing{}
+	}
+	hs.rt.add(v)
+	if hs.rtNew < maxRecoveryTimes {
+		hs.rtNew++
+	}
+}
+
+// observe is Observe for one host, with hs.mu held.
+func (hs *hostState) observe(cfg *Config, now time.Time, o Observation, log *slog.Logger) Effect {
+	nowNS := now.UnixNano()
+	hs.active, hs.observed = true, true
+	hs.totalReq++
+	hs.updated = nowNS
+	hs.refresh(cfg, now, log)
+
+	var eff Effect
+	var info RateInfo
+	if len(o.Header) > 0 {
+		info = ParseRateLimitHeaders(o.Header, now)
+		if info.HasLimit && info.LimitRPS != hs.ceiling {
+			if hs.ceiling == 0 {
+				log.Info("provider advertises a rate limit", "provider", hs.provider, "host", hs.host, "rps", info.LimitRPS)
+			}
+			hs.ceiling = info.LimitRPS
+		}
+	}
+
+	switch {
+	case o.Status == http.StatusTooManyRequests:
+		hs.on429(cfg, now, o.Header, info, log)
+	case o.Status >= 100 && o.Status < 500:
+		// The server answered without throttling: the episode ends.
+		hs.consecutive, hs.episodeStep = 0, 0
+		hs.windowAdd(cfg, nowNS, false)
+	default:
+		// 5xx and transport errors neither end nor extend an episode and say nothing
+		// about the rate the host accepts.
+	}
+
+	if info.HasRemaining && info.Remaining <= 0 && info.HasReset {
+		wait := info.Reset.Sub(now)
+		switch {
+		case wait > cfg.MaxWait:
+			hs.markQuota(now, info.Reset, log)
+		case wait > 0:
+			eff.CooldownUntil = info.Reset
+			if r := info.Reset.UnixNano(); r > hs.pauseUntil {
+				hs.pauseUntil = r
+			}
+		}
+	}
+
+	if hs.quotaUntil != 0 && nowNS < hs.quotaUntil {
+		eff.QuotaExhausted = true
+		eff.CooldownUntil = time.Unix(0, hs.quotaUntil)
+	}
+	hs.apply(cfg, now, false)
+	return eff
+}
+
+// on429 handles a 429: a quota if its wait is beyond MaxWait, congestion otherwise.
+func (hs *hostState) on429(cfg *Config, now time.Time, h http.Header, info RateInfo, log *slog.Logger) {
+	nowNS := now.UnixNano()
+	hs.total429++
+	hs.last429 = nowNS
+
+	ra, hasRA := time.Duration(0), false
+	if h != nil {
+		ra, hasRA = parseRetryAfter(h.Get("Retry-After"), now)
+	}
+	wait, hasWait := ra, hasRA
+	if !hasWait && info.HasReset {
+		wait, hasWait = info.Reset.Sub(now), true
+	}
+	if hasWait && wait > cfg.MaxWait {
+		hs.markQuota(now, now.Add(wait), log)
+		return
+	}
+
+	// Congestion.
+	straggler := nowNS < hs.settleUntil
+	if hasRA {
+		hs.addRecoveryTime(ra.Seconds())
+		if p := now.Add(ra).UnixNano(); p > hs.pauseUntil {
+			hs.pauseUntil = p
+		}
+	}
+	hs.consecutive++
+	if !straggler {
+		hs.windowAdd(cfg, nowNS, true)
+	}
+	if !hs.controlled() {
+		return
+	}
+
+	sending := hs.effective(cfg) // the rate the host pushed back at
+	capacity := hs.capacityEstimate(cfg, nowNS, sending)
+	newPct := hs.pct
+	reason := ""
+	if step := cfg.tierStep(int(hs.consecutive)); step > hs.episodeStep {
+		newPct += step - hs.episodeStep
+		hs.episodeStep = step
+		reason = "episode"
+	}
+	if !straggler && hs.windowTriggered(cfg) {
+		target := cfg.Beta * capacity
+		if tp := 100 * (1 - target/hs.configured); tp > newPct {
+			newPct, reason = tp, "window"
+		}
+	}
+	newPct = roundPct(math.Min(newPct, cfg.MaxReductionPct))
+
+	if newPct > hs.pct {
+		if !straggler {
+			hs.lastGood = capacity
+		}
+		old := hs.pct
+		hs.pct = newPct
+		hs.dir = dirReducing
+		hs.settle(nowNS)
+		hs.anchor, hs.anchorRate = nowNS, hs.learned()
+		hs.windowReset(nowNS)
+		log.Info("provider rate reduced", "provider", hs.provider, "host", hs.host, "trigger", reason,
+			"reduction_pct", newPct, "was_pct", old, "effective_rps", hs.effective(cfg), "consecutive_429s", hs.consecutive)
+		return
+	}
+	if straggler || hs.pct <= 0 {
+		// At the configured rate an isolated 429 is tolerated: only the episode and
+		// window rules reduce from there.
+		return
+	}
+	// Pushed back while recovering, without a rule firing: drop 20 % (a token-bucket host needs a spell
+	// below its rate to refill before it accepts a burst again) and make a new plateau
+	// 10 % below the rate that was pushed back; when that rate was a probe above the
+	// last good rate, the plateau is at most the geometric midpoint of the two, so
+	// repeated probes bisect the gap on a log scale. The climb to the plateau and the
+	// probing after it then start again.
+	plateau := sending * pushBackPlateau
+	if w := hs.lastGood; w > 0 && w < plateau {
+		plateau = min(plateau, math.Sqrt(w*sending))
+	}
+	hs.lastGood = plateau
+	drop := sending * pushBackDrop
+	if bp := roundPct(math.Min(100*(1-drop/hs.configured), cfg.MaxReductionPct)); bp > hs.pct {
+		hs.pct = bp
+		hs.dir = dirReducing
+		hs.settle(nowNS)
+	}
+	hs.anchor, hs.anchorRate = nowNS, hs.learned()
+}
+
+// windowTriggered reports whether the window holds enough responses, at least two 429s
+// (one is an anecdote, not a share) and a 429 share above the threshold.
+func (hs *hostState) windowTriggered(cfg *Config) bool {
+	return hs.n429 >= 2 && hs.wN >= float64(cfg.WindowMinRequests) && hs.w429 > cfg.Window429Share*hs.wN
+}
+
+// settle starts the period after a reduction during which further 429s are taken as
+// answers to requests sent before it: at least settleMin, and as long as the
+// Retry-After pause that is running.
+func (hs *hostState) settle(nowNS int64) {
+	hs.settleUntil = max(nowNS+int64(settleMin), hs.pauseUntil)
+}
+
+// markQuota records a quota exhausted until until (the rate is left alone).
+func (hs *hostState) markQuota(now, until time.Time, log *slog.Logger) {
+	u := until.UnixNano()
+	if u <= hs.quotaUntil {
+		return
+	}
+	if hs.quotaUntil == 0 || hs.quotaUntil <= now.UnixNano() {
+		log.Warn("provider quota exhausted; deferring its works until the reset", "provider", hs.provider,
+			"host", hs.host, "until", until.UTC().Format(time.RFC3339))
+	}
+	hs.quotaUntil = u
+}
+
+// refresh expires a passed quota mark and applies the recovery due at now. It reports
+// whether anything changed.
+func (hs *hostState) refresh(cfg *Config, now time.Time, log *slog.Logger) (changed bool) {
+	nowNS := now.UnixNano()
+	if hs.quotaUntil != 0 && nowNS >= hs.quotaUntil {
+		hs.quotaUntil = 0
+		changed = true
+		log.Info("provider quota reset has passed", "provider", hs.provider, "host", hs.host)
+	}
+	if !hs.controlled() || hs.pct <= 0 {
+		return changed
+	}
+	if hs.anchor == 0 {
+		hs.anchor, hs.anchorRate = nowNS, hs.learned()
+		return changed
+	}
+	target := hs.recoveryTarget(cfg, nowNS)
+	cur := hs.learned()
+	if target <= cur {
+		return changed
+	}
+	var newPct float64
+	if target >= hs.configured {
+		newPct = 0
+	} else {
+		if (target-cur)/cur < minRateStep && !(hs.lastGood > cur && target >= hs.lastGood) {
+			return changed
+		}
+		newPct = roundPct(100 * (1 - target/hs.configured))
+	}
+	if newPct >= hs.pct {
+		return changed
+	}
+	hs.pct = newPct
+	hs.dir = dirRecovering
+	if newPct == 0 {
+		hs.lastGood = 0
+		log.Info("provider rate recovered", "provider", hs.provider, "host", hs.host, "effective_rps", hs.effective(cfg))
+	}
+	return true
+}
+
+// recoveryTarget is the learned rate the clean stretch since anchor allows, in the
+// manner of TCP CUBIC with T = RecoveryInterval and W = lastGood, the rate the host last
+// pushed back at:
+//
+//   - during the first T, a concave cubic climb from anchorRate back to W: fast at
+//     first, flat on arrival, so the rate lingers where the host pushed back (or a
+//     hold, when the rate is at W already);
+//   - after it, a convex cubic probe above W, W + D·((t−T)/T)³ where D is the depth of
+//     the last drop (at least minRateStep·W): slow at first, faster the longer the
+//     host stays clean, and never faster than RecoveryStepPct points of the
+//     configured rate per T;
+//   - with no W known, RecoveryStepPct points per T after one clean T.
+func (hs *hostState) recoveryTarget(cfg *Config, nowNS int64) float64 {
+	T := float64(cfg.RecoveryInterval)
+	s := float64(nowNS - hs.anchor)
+	r0 := hs.anchorRate
+	if s <= 0 {
+		return r0
+	}
+	stepRate := hs.configured * cfg.RecoveryStepPct / 100 // per T
+	w := hs.lastGood
+	if w <= 0 || w >= hs.configured {
+		if s <= T {
+			return r0
+		}
+		return r0 + stepRate*(s-T)/T
+	}
+	if s <= T {
+		if w <= r0 {
+			return r0
+		}
+		x := 1 - s/T
+		return w - (w-r0)*x*x*x
+	}
+	base := math.Max(w, r0)
+	d := math.Max(w-r0, minRateStep*base)
+	x := (s - T) / T
+	return base + math.Min(d*x*x*x, stepRate*x)
+}
+
+// apply gives the current effective rate and scaled burst to the limiter when they
+// changed (or always, when force is set).
+func (hs *hostState) apply(cfg *Config, now time.Time, force bool) {
+	if hs.lim == nil {
+		return
+	}
+	eff := hs.effective(cfg)
+	if eff <= 0 || math.IsNaN(eff) {
+		return
+	}
+	b := scaledBurst(hs.burst, eff, hs.configured)
+	if force || eff != hs.appliedRate {
+		hs.lim.SetLimitAt(now, rate.Limit(eff))
+		hs.appliedRate = eff
+	}
+	if force || b != hs.appliedBurst {
+		hs.lim.SetBurstAt(now, b)
+		hs.appliedBurst = b
+	}
+}
+
+// scaledBurst scales the configured burst with the rate, rounding, never below 1 and
+// never above the configured burst.
+func scaledBurst(burst int, eff, configured float64) int {
+	if burst < 1 {
+		burst = 1
+	}
+	if configured <= 0 || math.IsInf(configured, 1) || eff >= configured {
+		return burst
+	}
+	b := int(math.Round(float64(burst) * eff / configured))
+	if b < 1 {
+		b = 1
+	}
+	if b > burst {
+		b = burst
+	}
+	return b
+}
+
+// windowAdd records one response in the decaying window.
+func (hs *hostState) windowAdd(cfg *Config, nowNS int64, throttled bool) {
+	hs.windowDecay(cfg, nowNS)
+	if hs.wStart == 0 {
+		hs.wStart = nowNS
+	}
+	hs.wN++
+	if throttled {
+		hs.w429++
+		if hs.n429 < math.MaxUint32 {
+			hs.n429++
+		}
+	} else {
+		hs.wOK++
+	}
+}
+
+func (hs *hostState) windowDecay(cfg *Config, nowNS int64) {
+	if hs.wLast != 0 && nowNS > hs.wLast {
+		f := math.Exp(-float64(nowNS-hs.wLast) / float64(cfg.Window))
+		hs.wN *= f
+		hs.w429 *= f
+		hs.wOK *= f
+	}
+	if nowNS > hs.wLast {
+		hs.wLast = nowNS
+	}
+}
+
+func (hs *hostState) windowReset(nowNS int64) {
+	hs.wN, hs.w429, hs.wOK, hs.n429 = 0, 0, 0, 0
+	hs.wLast, hs.wStart = nowNS, nowNS
+}
+
+// capacityEstimate brackets the host's capacity between the rate it accepted over the
+// window (a lower bound: it took at least that much) and the rate we were sending at
+// when it pushed back (an upper bound), and returns their geometric mean, the midpoint
+// on a log scale. Retry-After pauses make the accepted rate understate the capacity when
+// the host's own burst is small, and the sending rate overstates it when we over-drive
+// it, so neither bound alone is a good estimate. It is never below Beta × the sending
+// rate, so one windowed reduction at most about halves the rate (Beta²). Without
+// enough window data it is the sending rate.
+func (hs *hostState) capacityEstimate(cfg *Config, nowNS int64, sending float64) float64 {
+	if hs.wN < float64(cfg.WindowMinRequests) {
+		return sending
+	}
+	accepted, ok := hs.acceptedRate(cfg, nowNS)
+	if !ok || accepted >= sending {
+		return sending
+	}
+	return math.Max(math.Sqrt(accepted*sending), cfg.Beta*sending)
+}
+
+// acceptedRate is the host's measured accepted (non-429) rate over the window: the
+// decayed count divided by the decayed length of time the window has covered.
+func (hs *hostState) acceptedRate(cfg *Config, nowNS int64) (float64, bool) {
+	if hs.wStart == 0 || nowNS <= hs.wStart {
+		return 0, false
+	}
+	hs.windowDecay(cfg, nowNS)
+	tau := float64(cfg.Window)
+	span := tau * -math.Expm1(-float64(nowNS-hs.wStart)/tau) // ∫ e^{-a/τ} da over the age
+	if span <= 0 {
+		return 0, false
+	}
+	return hs.wOK / (span / float64(time.Second)), true
+}
+
+// status is the host's status at now.
+func (hs *hostState) status(nowNS int64) Status {
+	switch {
+	case hs.quotaUntil != 0 && nowNS < hs.quotaUntil:
+		return StatusQuotaExhausted
+	case hs.pct <= 0:
+		return StatusNormal
+	case hs.dir == dirReducing:
+		return StatusReducing
+	default:
+		return StatusRecovering
+	}
+}
+
+// behavior renders the state as a ProviderBehavior (a fresh deep copy).
+func (hs *hostState) behavior(cfg *Config, now time.Time) ProviderBehavior {
+	nowNS := now.UnixNano()
+	b := ProviderBehavior{
+		Provider:            hs.provider,
+		Host:                hs.host,
+		Consecutive429s:     int(hs.consecutive),
+		Total429s:           hs.total429,
+		TotalRequests:       hs.totalReq,
+		RecoveryTimes:       hs.rt.values(),
+		AppliedReductionPct: hs.pct,
+		ConfiguredRPS:       hs.configured,
+		EffectiveRPS:        hs.effective(cfg),
+		CeilingRPS:          hs.ceiling,
+		Status:              hs.status(nowNS),
+	}
+	if hs.pct > 0 {
+		b.LastGoodRPS = hs.lastGood
+	}
+	if math.IsInf(b.ConfiguredRPS, 0) {
+		b.ConfiguredRPS, b.EffectiveRPS = 0, hs.ceiling
+	}
+	if hs.last429 != 0 {
+		t := time.Unix(0, hs.last429).UTC()
+		b.Last429At = &t
+	}
+	if hs.updated != 0 {
+		b.UpdatedAt = time.Unix(0, hs.updated).UTC()
+	}
+	if hs.quotaUntil != 0 && nowNS < hs.quotaUntil {
+		t := time.Unix(0, hs.quotaUntil).UTC()
+		b.QuotaResetAt = &t
+	}
+	return b
+}

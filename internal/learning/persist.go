@@ -1,0 +1,511 @@
+package learning
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// SchemaVersion is the version of the learning file this package reads and writes.
+const SchemaVersion = 1
+
+// File is the learning file: {"schema_version":1,"updated_at":…,"providers":{"provider@host":{…}}}.
+type File struct {
+	SchemaVersion int                         `json:"schema_version"`
+	UpdatedAt     time.Time                   `json:"updated_at"`
+	Providers     map[string]ProviderBehavior `json:"providers"`
+}
+
+// ErrCorrupt is wrapped by Load's error when the file is not a learning file it can
+// use: invalid JSON, or a schema_version other than SchemaVersion.
+var ErrCorrupt = errors.New("provider learning file is corrupt")
+
+// ErrNoPath is returned by Save when Open was never called.
+var ErrNoPath = errors.New("provider learning: no file path (Open was not called)")
+
+// maxFileSize bounds what Load reads; a larger file is treated as corrupt.
+const maxFileSize = 64 << 20
+
+// lockTimeout bounds the wait for another process's lock.
+const lockTimeout = 10 * time.Second
+
+// DefaultPath is $XDG_STATE_HOME/contentdl/provider-learning.json when XDG_STATE_HOME
+// is an absolute path, else $HOME/.local/state/contentdl/provider-learning.json.
+func DefaultPath(getenv func(string) string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if x := getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "contentdl", "provider-learning.json"), nil
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "contentdl", "provider-learning.json"), nil
+	}
+	return "", errors.New("provider learning: cannot find a state directory: neither XDG_STATE_HOME nor HOME is set")
+}
+
+// newFile returns an empty learning file.
+func newFile() *File {
+	return &File{SchemaVersion: SchemaVersion, Providers: map[string]ProviderBehavior{}}
+}
+
+// Load reads a learning file. A missing file is an empty File and no error. Invalid
+// JSON or another schema_version gives an error wrapping ErrCorrupt; other read errors
+// (permissions, a directory in the way) are returned wrapped as they are.
+func Load(path string) (*File, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return newFile(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("provider learning: read %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("provider learning: read %s: %w", path, err)
+	}
+	return decodeFile(path, data)
+}
+
+func decodeFile(path string, data []byte) (*File, error) {
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("%w: %s: larger than %d bytes", ErrCorrupt, path, maxFileSize)
+	}
+	var file File
+	if err := json.Unmarshal(data, &file); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+	}
+	if file.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("%w: %s: schema_version %d, want %d", ErrCorrupt, path, file.SchemaVersion, SchemaVersion)
+	}
+	if file.Providers == nil {
+		file.Providers = map[string]ProviderBehavior{}
+	}
+	return &file, nil
+}
+
+// Open loads the learning file at path into the tracker and remembers path for Save.
+// Each entry is sanitised and relaxed by the time since it was updated (see Relaxed),
+// and its quota mark, reduction, last good rate and ceiling are applied to a host
+// registered earlier. A corrupt file is moved aside to path+".corrupt-<UTC timestamp>"
+// with a warning, and learning starts fresh (no error). An error is returned only for
+// what the caller should warn about, such as an unreadable file; learning then starts
+// empty and stays in memory if Save fails too.
+func (t *Tracker) Open(path string) error {
+	now := t.clk.Now()
+	t.mu.Lock()
+	t.path = path
+	t.mu.Unlock()
+
+	file, err := Load(path)
+	if errors.Is(err, ErrCorrupt) {
+		aside, mvErr := t.moveAside(path, now)
+		if mvErr != nil {
+			return fmt.Errorf("%w (and moving it aside failed: %v)", err, mvErr)
+		}
+		t.log.Warn("provider learning file is corrupt; moved it aside and starting fresh",
+			"path", path, "moved_to", aside, "err", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for key, b := range file.Providers {
+		provider, host, ok := SplitKey(key)
+		if !ok {
+			t.log.Warn("provider learning: skipping an entry with a malformed key", "key", key)
+			continue
+		}
+		b.Provider, b.Host = provider, host
+		b = Relaxed(sanitize(b, &t.cfg), t.cfg, now)
+		hs := t.byKey[key]
+		if hs == nil {
+			hs = newHostState(provider, host)
+			t.byKey[key] = hs
+		}
+		hs.mu.Lock()
+		hs.load(&t.cfg, b, now)
+		if cur := t.byHost[host]; cur == nil || (cur != hs && !cur.active && cur.updated < hs.updated) {
+			t.byHost[host] = hs
+		}
+		if hs.quotaUntil != 0 {
+			t.log.Info("provider quota still exhausted from an earlier run; its works are deferred until the reset",
+				"provider", provider, "host", host, "until", time.Unix(0, hs.quotaUntil).UTC().Format(time.RFC3339))
+		}
+		if hs.lim != nil {
+			hs.apply(&t.cfg, now, true)
+		}
+		hs.mu.Unlock()
+	}
+	return nil
+}
+
+// load applies a (sanitised, relaxed) persisted entry to hs, with hs.mu held. Counts
+// are added to what this process has seen already; the learned rate is taken over.
+func (hs *hostState) load(cfg *Config, b ProviderBehavior, now time.Time) {
+	hs.loaded = true
+	hs.totalReq += b.TotalRequests
+	hs.total429 += b.Total429s
+	hs.baseReq += b.TotalRequests
+	hs.base429 += b.Total429s
+	for _, v := range b.RecoveryTimes {
+		if hs.rt == nil {
+			hs.rt = &rtRing{}
+		}
+		hs.rt.add(v)
+	}
+	if b.Last429At != nil && b.Last429At.UnixNano() > hs.last429 {
+		hs.last429 = b.Last429At.UnixNano()
+	}
+	if u := b.UpdatedAt.UnixNano(); !b.UpdatedAt.IsZero() && u > hs.updated {
+		hs.updated = u
+	}
+	if b.QuotaResetAt != nil && b.QuotaResetAt.UnixNano() > hs.quotaUntil {
+		hs.quotaUntil = b.QuotaResetAt.UnixNano()
+	}
+	if b.CeilingRPS > 0 && hs.ceiling == 0 {
+		hs.ceiling = b.CeilingRPS
+	}
+	if hs.totalReq == b.TotalRequests { // nothing learned in this process yet: take the file's rate
+		if hs.configured <= 0 {
+			hs.configured = b.ConfiguredRPS
+		} else if b.ConfiguredRPS > 0 && b.AppliedReductionPct > 0 && b.ConfiguredRPS != hs.configured {
+			// Keep the learned absolute rate under a new configured rate.
+			abs := b.ConfiguredRPS * (1 - b.AppliedReductionPct/100)
+			b.AppliedReductionPct = roundPct(clampPct(100*(1-abs/hs.configured), cfg.MaxReductionPct))
+		}
+		hs.pct = b.AppliedReductionPct
+		hs.lastGood = b.LastGoodRPS
+		// A run that ended while probing above the last good rate start the next one
+		// at that rate: the probe was a question, not an answer.
+		if g := hs.lastGood; g > 0 && hs.configured > 0 && hs.pct > 0 && g < hs.learned() {
+			hs.pct = roundPct(clampPct(100*(1-g/hs.configured), cfg.MaxReductionPct))
+		}
+		if hs.pct > 0 {
+			hs.dir = dirRecovering
+			if b.Status == StatusReducing {
+				hs.dir = dirReducing
+			}
+		}
+		// A new process starts a new clean stretch (and a new episode) at the learned rate.
+		hs.anchor, hs.anchorRate = now.UnixNano(), hs.learned()
+	}
+}
+
+// sanitize bounds every number of a persisted entry so that a hand-edited or damaged
+// file cannot produce a negative count, a reduction above the cap or NaN.
+func sanitize(b ProviderBehavior, cfg *Config) ProviderBehavior {
+	fin := func(v float64) float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return 0
+		}
+		return v
+	}
+	b.TotalRequests = max(b.TotalRequests, 0)
+	b.Total429s = max(b.Total429s, 0)
+	b.Consecutive429s = max(b.Consecutive429s, 0)
+	b.AppliedReductionPct = clampPct(b.AppliedReductionPct, cfg.MaxReductionPct)
+	b.ConfiguredRPS = fin(b.ConfiguredRPS)
+	b.EffectiveRPS = fin(b.EffectiveRPS)
+	b.CeilingRPS = fin(b.CeilingRPS)
+	b.LastGoodRPS = fin(b.LastGoodRPS)
+	rts := make([]float64, 0, len(b.RecoveryTimes))
+	for _, v := range b.RecoveryTimes {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0 {
+			rts = append(rts, v)
+		}
+	}
+	if len(rts) > maxRecoveryTimes {
+		rts = rts[len(rts)-maxRecoveryTimes:]
+	}
+	b.RecoveryTimes = rts
+	switch b.Status {
+	case StatusNormal, StatusReducing, StatusRecovering, StatusQuotaExhausted:
+	default:
+		b.Status = StatusNormal
+	}
+	return b
+}
+
+// moveAside renames a corrupt file to path+".corrupt-<UTC timestamp>".
+func (t *Tracker) moveAside(path string, now time.Time) (string, error) {
+	t.saveMu.Lock()
+	defer t.saveMu.Unlock()
+	return moveAsideLocked(path, now, &t.corruptAt)
+}
+
+func moveAsideLocked(path string, now time.Time, seq *int) (string, error) {
+	base := path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+	aside := base
+	for i := 0; ; i++ {
+		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		*seq++
+		aside = base + "." + strconv.Itoa(*seq)
+		if i > 1000 {
+			return "", fmt.Errorf("no free name beside %s", base)
+		}
+	}
+	if err := os.Rename(path, aside); err != nil {
+		return "", err
+	}
+	return aside, nil
+}
+
+// pending is one entry's unsaved state, copied under its lock.
+type pending struct {
+	hs       *hostState
+	b        ProviderBehavior
+	dReq     int64
+	d429     int64
+	newRT    []float64
+	totalReq int64
+	total429 int64
+}
+
+// Save merges this process's learning into the file and writes it atomically. It
+// takes an exclusive flock on path+".lock", re-reads the file, adds this process's
+// per-host count deltas since its last save to the file's counts (so two processes lose
+// nothing), takes reductions and status from whichever side was updated last, then
+// writes a temporary file in the same directory, fsyncs it, renames it over the file
+// and fsyncs the directory. A read-only directory gives a clear error; the learning
+// stays in memory and a later Save can still succeed.
+func (t *Tracker) Save() error {
+	t.saveMu.Lock()
+	defer t.saveMu.Unlock()
+	t.mu.RLock()
+	path := t.path
+	states := make([]*hostState, 0, len(t.byKey))
+	for _, hs := range t.byKey {
+		states = append(states, hs)
+	}
+	t.mu.RUnlock()
+	if path == "" {
+		return ErrNoPath
+	}
+	now := t.clk.Now()
+	gen := t.gen.Load()
+
+	var work []pending
+	for _, hs := range states {
+		hs.mu.Lock()
+		if hs.observed {
+			hs.refresh(&t.cfg, now, t.log)
+			p := pending{
+				hs:       hs,
+				b:        hs.behavior(&t.cfg, now),
+				dReq:     hs.totalReq - hs.baseReq,
+				d429:     hs.total429 - hs.base429,
+				totalReq: hs.totalReq,
+				total429: hs.total429,
+			}
+			if hs.rt != nil && hs.rtNew > 0 {
+				p.newRT = hs.rt.last(int(hs.rtNew))
+			}
+			work = append(work, p)
+		}
+		hs.mu.Unlock()
+	}
+
+	merged := map[string]ProviderBehavior{}
+	err := withFileLock(path, func() error {
+		file, err := Load(path)
+		if errors.Is(err, ErrCorrupt) {
+			aside, mvErr := moveAsideLocked(path, now, &t.corruptAt)
+			if mvErr != nil {
+				return fmt.Errorf("%w (and moving it aside failed: %v)", err, mvErr)
+			}
+			t.log.Warn("provider learning file became corrupt; moved it aside and writing fresh",
+				"path", path, "moved_to", aside, "err", err)
+			file = newFile()
+		} else if err != nil {
+			return err
+		}
+		for _, p := range work {
+			key := p.b.Key()
+			m := mergeEntry(file.Providers[key], p)
+			file.Providers[key] = m
+			merged[key] = m
+		}
+		file.SchemaVersion = SchemaVersion
+		file.UpdatedAt = now.UTC()
+		return writeFileAtomic(path, file)
+	})
+	if err != nil {
+		return err
+	}
+
+	// Adopt the merged counts, so the next save's deltas start from the file's totals.
+	for _, p := range work {
+		m := merged[p.b.Key()]
+		hs := p.hs
+		hs.mu.Lock()
+		hs.totalReq = m.TotalRequests + (hs.totalReq - p.totalReq)
+		hs.total429 = m.Total429s + (hs.total429 - p.total429)
+		hs.baseReq, hs.base429 = m.TotalRequests, m.Total429s
+		hs.rtNew -= uint8(min(len(p.newRT), int(hs.rtNew)))
+		hs.mu.Unlock()
+	}
+	t.savedGen = gen
+	t.lastSave = now
+	t.hasSaved = true
+	return nil
+}
+
+// mergeEntry merges one process's pending entry into the file's entry f (zero if
+// absent): counts add the deltas, recovery times append the new ones, and the learned
+// state comes from whichever side was updated last.
+func mergeEntry(f ProviderBehavior, p pending) ProviderBehavior {
+	mine := p.b
+	out := mine
+	if f.UpdatedAt.After(mine.UpdatedAt) {
+		out = f.clone()
+		out.ConfiguredRPS = firstPositive(f.ConfiguredRPS, mine.ConfiguredRPS)
+	}
+	out.Provider, out.Host = mine.Provider, mine.Host
+	out.TotalRequests = max(f.TotalRequests, 0) + p.dReq
+	out.Total429s = max(f.Total429s, 0) + p.d429
+	rts := append(append([]float64{}, f.RecoveryTimes...), p.newRT...)
+	if len(rts) > maxRecoveryTimes {
+		rts = rts[len(rts)-maxRecoveryTimes:]
+	}
+	out.RecoveryTimes = rts
+	out.Last429At = laterTime(f.Last429At, mine.Last429At)
+	if f.UpdatedAt.After(mine.UpdatedAt) {
+		out.UpdatedAt = f.UpdatedAt
+	}
+	return out
+}
+
+func firstPositive(a, b float64) float64 {
+	if a > 0 {
+		return a
+	}
+	return b
+}
+
+func laterTime(a, b *time.Time) *time.Time {
+	switch {
+	case a == nil && b == nil:
+		return nil
+	case a == nil:
+		t := *b
+		return &t
+	case b == nil || a.After(*b):
+		t := *a
+		return &t
+	default:
+		t := *b
+		return &t
+	}
+}
+
+// SaveIfDue saves when something changed since the last save and at least SaveEvery has
+// passed since it. Call it freely (for example after each work).
+func (t *Tracker) SaveIfDue() error {
+	t.saveMu.Lock()
+	due := t.gen.Load() != t.savedGen && (!t.hasSaved || t.clk.Now().Sub(t.lastSave) >= t.cfg.SaveEvery)
+	t.saveMu.Unlock()
+	if !due {
+		return nil
+	}
+	return t.Save()
+}
+
+// Reset removes one entry (key "provider@host") or, with key "", every entry from the
+// learning file, under the same lock as Save. It returns how many entries it removed;
+// a missing file removes nothing. A corrupt file is left as it is and reported.
+func Reset(path string, key string) (removed int, err error) {
+	err = withFileLock(path, func() error {
+		file, err := Load(path)
+		if err != nil {
+			return err
+		}
+		if key == "" {
+			removed = len(file.Providers)
+			clear(file.Providers)
+		} else if _, ok := file.Providers[key]; ok {
+			delete(file.Providers, key)
+			removed = 1
+		}
+		if removed == 0 {
+			return nil
+		}
+		file.UpdatedAt = time.Now().UTC()
+		return writeFileAtomic(path, file)
+	})
+	return removed, err
+}
+
+// withFileLock runs fn holding an exclusive advisory lock on path+".lock", creating the
+// directory when needed.
+func withFileLock(path string, fn func() error) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("provider learning: cannot create directory %s: %w", dir, err)
+	}
+	lf, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("provider learning: cannot write in %s (read-only or no permission?): %w", dir, err)
+	}
+	defer lf.Close()
+	if err := lockFile(lf, lockTimeout); err != nil {
+		return fmt.Errorf("provider learning: lock %s: %w", lf.Name(), err)
+	}
+	defer unlockFile(lf)
+	return fn()
+}
+
+// writeFileAtomic writes file as indented JSON through a synced temporary file in the
+// same directory, renamed over path, then syncs the directory.
+func writeFileAtomic(path string, file *File) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(file); err != nil {
+		return fmt.Errorf("provider learning: encode: %w", err)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("provider learning: cannot write in %s (read-only or no permission?): %w", dir, err)
+	}
+	tmpName := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("provider learning: write %s: %w", tmpName, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("provider learning: chmod %s: %w", tmpName, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("provider learning: fsync %s: %w", tmpName, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("provider learning: close %s: %w", tmpName, err)
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return fmt.Errorf("provider learning: rename into %s: %w", path, err)
+	}
+	ok = true
+	return syncDir(dir)
+}
