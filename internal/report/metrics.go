@@ -1,0 +1,193 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/docstokg/contentdl/internal/download"
+	"github.com/docstokg/contentdl/internal/policy"
+)
+
+// requestBuckets are the request-duration histogram's upper bounds in seconds, from a
+// fast API answer to a slow, large PDF's time to headers.
+var requestBuckets = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
+// Metrics collects what a run reports to Prometheus through the node_exporter
+// textfile collector. Request durations are observed live (ObserveRequest); the rest
+// comes from the run's Summary when the file is written. It has its own registry and
+// never touches prometheus.DefaultRegisterer. All methods are safe for concurrent use.
+type Metrics struct {
+	duration *prometheus.HistogramVec
+	now      func() time.Time
+}
+
+// NewMetrics returns an empty collector.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "contentdl_request_duration_seconds",
+			Help:    "Time to response headers (or to the transport error) of every HTTP attempt, by host.",
+			Buckets: requestBuckets,
+		}, []string{"host"}),
+		now: time.Now,
+	}
+}
+
+// ObserveRequest records one HTTP attempt. Its signature matches
+// fetch.Options.Observe, so it can be passed there directly.
+func (m *Metrics) ObserveRequest(host string, status int, errKind policy.ErrKind, d time.Duration) {
+	m.duration.WithLabelValues(host).Observe(d.Seconds())
+}
+
+// WriteFile writes every metric in the Prometheus text format to path, atomically: a
+// temp file in the same folder (hidden, so the textfile collector's *.prom glob never
+// sees it), fsync, chmod 0644 so node_exporter can read it, rename, fsync the folder.
+// s may be nil when the run ended before it had a summary: then only the request
+// histogram and the last-run series are written, stamped with the current time.
+// success is whether the run ended with exit code 0.
+func (m *Metrics) WriteFile(path string, s *download.Summary, success bool) error {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(m.duration); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	for _, c := range m.summaryCollectors(s, success) {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return writeAtomic(path, func(f *os.File) error {
+		for _, mf := range mfs {
+			if _, err := expfmt.MetricFamilyToText(f, mf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// summaryCollectors builds the series that come from the run's summary.
+func (m *Metrics) summaryCollectors(s *download.Summary, success bool) []prometheus.Collector {
+	lastSuccess := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "contentdl_last_run_success",
+		Help: "1 when the last run completed with exit code 0, else 0.",
+	})
+	if success {
+		lastSuccess.Set(1)
+	}
+	lastRun := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "contentdl_last_run_timestamp_seconds",
+		Help: "Unix time at which the last run finished.",
+	})
+	out := []prometheus.Collector{lastSuccess, lastRun}
+	if s == nil {
+		lastRun.Set(unixSeconds(m.now()))
+		return out
+	}
+	end := s.FinishedAt
+	if end.IsZero() {
+		end = m.now()
+	}
+	lastRun.Set(unixSeconds(end))
+
+	runDuration := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "contentdl_run_duration_seconds",
+		Help: "Wall-clock duration of the last run.",
+	})
+	runDuration.Set(s.DurationSeconds)
+
+	works := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "contentdl_works_total",
+		Help: "Works processed by the last run, by classification.",
+	}, []string{"classification"})
+	for _, c := range classOrder {
+		works.WithLabelValues(c) // every known class is present, at 0 when unseen
+	}
+	for c, n := range s.ByClassification {
+		works.WithLabelValues(c).Add(float64(n))
+	}
+
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "contentdl_http_requests_total",
+		Help: "HTTP attempts of the last run by host and code: the status number, or the error kind of a transport error.",
+	}, []string{"host", "code"})
+	rps := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "contentdl_provider_effective_rps",
+		Help: "Requests per second the host was allowed at the end of the run (learned or configured; +Inf = unlimited).",
+	}, []string{"host"})
+	for _, h := range s.Hosts {
+		for status, n := range h.Status {
+			requests.WithLabelValues(h.Host, strconv.Itoa(status)).Add(float64(n))
+		}
+		for kind, n := range h.Errors {
+			requests.WithLabelValues(h.Host, kind).Add(float64(n))
+		}
+		v := h.EffectiveRPS
+		if isUnlimited(v) {
+			v = math.Inf(1)
+		}
+		rps.WithLabelValues(h.Host).Set(v)
+	}
+
+	retries := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "contentdl_retries_total",
+		Help: "Retries the retry policy decided in the last run, by operation.",
+	}, []string{"operation"})
+	for _, op := range policy.Operations() {
+		retries.WithLabelValues(op.String())
+	}
+	for op, st := range s.Operations {
+		retries.WithLabelValues(op).Add(float64(st.Retries))
+	}
+	return append(out, runDuration, works, requests, rps, retries)
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// writeAtomic writes path through a hidden temp file in the same folder: write,
+// fsync, chmod 0644, close, rename, then fsync the folder so the rename is durable.
+// Readers see the old file or the new one, never a torn one; no temp file is left.
+func writeAtomic(path string, write func(*os.File) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			err = fmt.Errorf("write %s: %w", path, err)
+		}
+	}()
+	if err = write(tmp); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync() // best effort: some filesystems cannot sync a directory
+		d.Close()
+	}
+	return nil
+}
