@@ -195,6 +195,14 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 			c.ops.add(st.op, policy.Defer)
 			return false, nil
 		}
+		if errors.Is(err, ErrTooManyRedirects) {
+			// A chain that did not end within the limit is the server's answer, not a
+			// transport failure: it ends the same way on every retry.
+			st.attempts++
+			st.last = policy.Decision{Action: policy.Fail, Reason: "too_many_redirects"}
+			c.ops.add(st.op, policy.Fail)
+			return false, nil
+		}
 		out.Err = policy.ClassifyError(err)
 	default:
 		out.Status, out.Header = resp.StatusCode, resp.Header
