@@ -138,7 +138,7 @@ func (c *Client) onNewHost(h *host) {
 }
 
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= c.o.MaxRedirects {
+	if len(via) > c.o.MaxRedirects { // via holds the first request and every hop so far
 		return fmt.Errorf("stopped after %d redirects: %w", c.o.MaxRedirects, ErrTooManyRedirects)
 	}
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {

@@ -33,12 +33,34 @@ func TestRedirectLoopIsNotRetried(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Reason() != "too_many_redirects" || fe.Decision.Action != policy.Fail {
 			t.Fatalf("%s: err %v, want a failed too_many_redirects", pol.Name(), err)
 		}
-		// The chain is followed to the limit once.
-		if n := hits.Load(); n != 10 {
-			t.Errorf("%s: %d requests, want 10", pol.Name(), n)
+		// The first request and 10 redirects, once.
+		if n := hits.Load(); n != 11 {
+			t.Errorf("%s: %d requests, want 11", pol.Name(), n)
 		}
 		if got := c.OpStats()[policy.Download.String()]; got.Retries != 0 || got.Fails != 1 {
 			t.Errorf("%s: download ops %+v, want no retry and one fail", pol.Name(), got)
 		}
+	}
+}
+
+// Exactly 10 redirects are followed; the 10th lands.
+func TestTenRedirectsAreFollowed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hop, _ := strconv.Atoi(r.URL.Query().Get("hop"))
+		if hop < 10 {
+			http.Redirect(w, r, "/r?hop="+strconv.Itoa(hop+1), http.StatusFound)
+			return
+		}
+		w.Write([]byte("landed"))
+	}))
+	defer srv.Close()
+	c := newTestClient(t, policy.NewLegacy(policy.DefaultConfig()), clock.NewFake(start()), fastLimit)
+	resp, err := c.Get(context.Background(), policy.Download, srv.URL+"/r?hop=0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.Query().Get("hop") != "10" {
+		t.Errorf("status %d at %s", resp.StatusCode, resp.Request.URL)
 	}
 }
