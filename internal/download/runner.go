@@ -359,6 +359,7 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 	defer func() { fallback.discard() }()
 	var deferHosts []string
 	var last result
+	resolverFailed := "" // reason of the last resolver that failed, if any
 	tried, candidates := 0, 0
 	var dry []resolve.Candidate
 	for _, rs := range r.d.Resolvers {
@@ -372,6 +373,7 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 			rec.Reason, rec.Decision, rec.HTTPStatus = errInfo(err)
 			rec.Classification = manifest.ClassMiss
 			r.write(rec)
+			resolverFailed = rec.Reason
 			if h := rateLimitedHost(err); h != "" {
 				deferHosts = append(deferHosts, h)
 			}
@@ -432,6 +434,11 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 		return result{class: manifest.ClassDeferred, reason: "rate_limited", hosts: deferHosts}
 	}
 	if candidates == 0 {
+		if resolverFailed != "" {
+			// A resolver that failed may know a candidate: say why, and count the
+			// work as failed (a later run retries it), not as having none.
+			return result{class: manifest.ClassMiss, reason: resolverFailed, transient: true}
+		}
 		return result{class: manifest.ClassMiss, reason: "no_oa_candidates"}
 	}
 	last.class = manifest.ClassMiss
