@@ -1,0 +1,582 @@
+package cli
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docstokg/contentdl/internal/clock"
+	"github.com/docstokg/contentdl/internal/manifest"
+)
+
+// A fault is one way a server misbehaves. Each fault kind is given to a group of
+// works; afterwards the test checks how every work ended.
+type fault struct {
+	name string
+	// n is how many works get the fault.
+	n int
+	// alt gives every second work of the group a second, healthy candidate, so that
+	// failover is exercised as well as the fault itself.
+	alt bool
+	// want is how a work without a healthy alternative must end: "saved", "deferred"
+	// or "miss".
+	want string
+	// reasons are the acceptable manifest reasons of a work that is not saved.
+	reasons []string
+	// serve answers the n-th request (1-based) for a faulty path; false = serve the
+	// healthy PDF.
+	serve func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool
+	// host: "" = the main publisher, "slow" = a publisher of its own (its cooldown
+	// must not close the main publisher).
+	host string
+}
+
+// Fault groups that act on discovery rather than on a publisher path.
+const (
+	faultNone          = "none"
+	faultOAMalformed   = "openalex_malformed"
+	faultRepeatCursor  = "openalex_repeat_cursor"
+	faultUPWMalformed  = "unpaywall_malformed"
+	faultPerPage       = 10
+	faultMaxBytes      = 256 << 10
+	faultPDFSize       = 4096
+	faultBombInflated  = 4 << 20
+	faultOversizeBytes = 512 << 10
+)
+
+func faultKinds() []fault {
+	return []fault{
+		{name: faultNone, n: 10, want: "saved"},
+		{name: faultOAMalformed, n: faultPerPage, want: "saved"},
+		{name: "reset_before_headers", n: 4, want: "saved", serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+			if n <= 2 {
+				hijackClose(rw)
+				return true
+			}
+			return false
+		}},
+		{name: "truncated_body", n: 4, want: "saved", serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+			if n == 1 {
+				body := fakePDF(r.URL.Path, faultPDFSize)
+				rw.Header().Set("Content-Type", "application/pdf")
+				rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				rw.Write(body[:len(body)/2])
+				return true
+			}
+			return false
+		}},
+		{name: "stalled_body", n: 4, want: "saved", serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+			if n == 1 {
+				body := fakePDF(r.URL.Path, faultPDFSize)
+				rw.Header().Set("Content-Type", "application/pdf")
+				rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				rw.Write(body[:len(body)/2])
+				http.NewResponseController(rw).Flush()
+				select { // stall until the client gives up (real time: download.timeout)
+				case <-r.Context().Done():
+				case <-time.After(10 * time.Second):
+				}
+				return true
+			}
+			return false
+		}},
+		{name: "503_burst", n: 4, want: "saved", serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+			if n <= 3 {
+				http.Error(rw, "Service Unavailable", http.StatusServiceUnavailable)
+				return true
+			}
+			return false
+		}},
+		{name: "503_retry_after_2h", n: 4, host: "slow", want: "deferred", reasons: []string{"rate_limited"},
+			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+				rw.Header().Set("Retry-After", "7200")
+				http.Error(rw, "Service Unavailable", http.StatusServiceUnavailable)
+				return true
+			}},
+		{name: "html_as_pdf", n: 4, alt: true, want: "miss", reasons: []string{"html_not_pdf"},
+			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+				rw.Header().Set("Content-Type", "application/pdf")
+				fmt.Fprint(rw, "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>Verify you are human</body></html>")
+				return true
+			}},
+		{name: "redirect_loop", n: 4, alt: true, want: "miss", reasons: []string{"too_many_redirects"},
+			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+				hop, _ := strconv.Atoi(r.URL.Query().Get("hop"))
+				http.Redirect(rw, r, r.URL.Path+"?hop="+strconv.Itoa(hop+1), http.StatusFound)
+				return true
+			}},
+		{name: "redirect_file_scheme", n: 4, alt: true, want: "miss", reasons: []string{"bad_scheme"},
+			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+				rw.Header().Set("Location", "file:///etc/passwd")
+				rw.WriteHeader(http.StatusFound)
+				return true
+			}},
+		{name: "redirect_ftp_scheme", n: 4, alt: true, want: "miss", reasons: []string{"bad_scheme"},
+			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+				rw.Header().Set("Location", "ftp://127.0.0.1:21/pub/paper.pdf")
+				rw.WriteHeader(http.StatusMovedPermanently)
+				return true
+			}},
+		{name: "gzip_bomb", n: 4, alt: true, want: "miss", reasons: []string{"too_large"},
+			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+				rw.Header().Set("Content-Type", "application/pdf")
+				rw.Header().Set("Content-Encoding", "gzip")
+				rw.Header().Set("Content-Length", strconv.Itoa(len(fw.bomb)))
+				rw.Write(fw.bomb)
+				return true
+			}},
+		{name: "oversize_declared", n: 4, alt: true, want: "miss", reasons: []string{"too_large"},
+			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+				body := fakePDF(r.URL.Path, faultOversizeBytes)
+				rw.Header().Set("Content-Type", "application/pdf")
+				rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
+				rw.Write(body)
+				return true
+			}},
+		{name: "oversize_chunked", n: 4, alt: true, want: "miss", reasons: []string{"too_large"},
+			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
+				body := fakePDF(r.URL.Path, faultOversizeBytes)
+				rw.Header().Set("Content-Type", "application/pdf")
+				rw.WriteHeader(http.StatusOK)
+				http.NewResponseController(rw).Flush() // no Content-Length: chunked
+				for off := 0; off < len(body); off += 64 << 10 {
+					if _, err := rw.Write(body[off:min(off+64<<10, len(body))]); err != nil {
+						return true
+					}
+				}
+				return true
+			}},
+		{name: faultUPWMalformed, n: 4, want: "miss", reasons: []string{"resolver_error"}},
+		{name: faultRepeatCursor, n: faultPerPage, want: "saved"},
+	}
+}
+
+// faultWork is one work of the fault world.
+type faultWork struct {
+	id    string
+	fault string
+	alt   bool // has a second, healthy candidate
+}
+
+// faultWorld serves OpenAlex, Unpaywall and two publishers, injecting the faults.
+type faultWorld struct {
+	t        *testing.T
+	clk      *clock.Fake
+	kinds    map[string]fault
+	works    []faultWork
+	byID     map[string]faultWork
+	bomb     []byte
+	oa, upw  *httptest.Server
+	pub      *httptest.Server
+	slow     *httptest.Server
+	malPage  int // the page served malformed once
+	lastPage int // the page whose next_cursor repeats its own cursor
+	// malformedForever makes malPage malformed on every request.
+	malformedForever bool
+
+	mu   sync.Mutex
+	hits map[string]int // "server path" → requests
+}
+
+func (fw *faultWorld) hit(server, path string) int {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	fw.hits[server+" "+path]++
+	return fw.hits[server+" "+path]
+}
+
+func (fw *faultWorld) count(server, path string) int {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	return fw.hits[server+" "+path]
+}
+
+func newFaultWorld(t *testing.T) *faultWorld {
+	t.Helper()
+	fw := &faultWorld{t: t, clk: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)),
+		kinds: map[string]fault{}, byID: map[string]faultWork{}, hits: map[string]int{}}
+	// A gzip stream that starts like a PDF and inflates far past download.max_bytes.
+	var zb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&zb, gzip.BestCompression)
+	zw.Write([]byte("%PDF-1.4\n"))
+	zero := make([]byte, 64<<10)
+	for n := 0; n < faultBombInflated; n += len(zero) {
+		zw.Write(zero)
+	}
+	zw.Close()
+	fw.bomb = zb.Bytes()
+
+	add := func(f fault) {
+		for i := 0; i < f.n; i++ {
+			w := faultWork{id: "W" + strconv.Itoa(1000+len(fw.works)), fault: f.name, alt: f.alt && i%2 == 0}
+			fw.works = append(fw.works, w)
+			fw.byID[w.id] = w
+		}
+	}
+	var repeat fault
+	for _, f := range faultKinds() {
+		fw.kinds[f.name] = f
+		switch f.name {
+		case faultRepeatCursor:
+			repeat = f
+			continue
+		case faultOAMalformed:
+			fw.malPage = len(fw.works)/faultPerPage + 1
+			if len(fw.works)%faultPerPage != 0 {
+				t.Fatal("the malformed page must start on a page boundary")
+			}
+		}
+		add(f)
+	}
+	// Pad with healthy works to a page boundary, then the repeat-cursor page last.
+	for len(fw.works)%faultPerPage != 0 {
+		add(fault{name: faultNone, n: 1})
+	}
+	add(repeat)
+	fw.lastPage = len(fw.works) / faultPerPage
+
+	pdf := func(server string) http.HandlerFunc {
+		return func(rw http.ResponseWriter, r *http.Request) {
+			n := fw.hit(server, r.URL.Path)
+			// /f/<fault>/<id>.pdf is faulty; /ok/<id>.pdf is healthy.
+			parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+			if len(parts) == 3 && parts[0] == "f" {
+				if f, ok := fw.kinds[parts[1]]; ok && f.serve != nil && f.serve(fw, rw, r, n) {
+					return
+				}
+			}
+			if len(parts) < 2 {
+				http.NotFound(rw, r)
+				return
+			}
+			rw.Header().Set("Content-Type", "application/pdf")
+			rw.Write(fakePDF(strings.TrimSuffix(parts[len(parts)-1], ".pdf"), faultPDFSize))
+		}
+	}
+	fw.pub = httptest.NewServer(pdf("pub"))
+	fw.slow = httptest.NewServer(pdf("slow"))
+	fw.upw = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		fw.hit("upw", r.URL.Path)
+		id := "W" + strings.TrimPrefix(r.URL.Path, "/v2/10.2000/w")
+		if w, ok := fw.byID[id]; ok && w.fault == faultUPWMalformed {
+			rw.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(rw, `{"doi": "10.2000/w%s", "best_oa_location": {"url_for_pdf": "%s/ok/%s.pdf"`, id[1:], fw.pub.URL, id)
+			return
+		}
+		http.NotFound(rw, r)
+	}))
+	fw.oa = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		fw.hit("openalex", r.URL.Path)
+		q := r.URL.Query()
+		cursor := q.Get("cursor")
+		page := 1
+		if cursor != "*" {
+			page, _ = strconv.Atoi(strings.TrimPrefix(cursor, "p"))
+		}
+		if page < 1 || (page-1)*faultPerPage >= len(fw.works) {
+			http.Error(rw, `{"error":"bad cursor"}`, http.StatusBadRequest)
+			return
+		}
+		fw.mu.Lock()
+		fw.hits["openalex page "+strconv.Itoa(page)]++
+		served := fw.hits["openalex page "+strconv.Itoa(page)]
+		fw.mu.Unlock()
+		rw.Header().Set("Content-Type", "application/json")
+		if page == fw.malPage && (served == 1 || fw.malformedForever) {
+			fmt.Fprint(rw, `{"meta": {"count": 12, "next_cursor": "p`)
+			return
+		}
+		next := "p" + strconv.Itoa(page+1)
+		if page == fw.lastPage {
+			next = cursor // the cursor repeats itself
+		}
+		var results []map[string]any
+		for _, w := range fw.works[(page-1)*faultPerPage : min(page*faultPerPage, len(fw.works))] {
+			results = append(results, fw.record(w))
+		}
+		json.NewEncoder(rw).Encode(map[string]any{
+			"meta":    map[string]any{"count": len(fw.works), "per_page": faultPerPage, "next_cursor": next},
+			"results": results})
+	}))
+	t.Cleanup(func() {
+		for _, s := range []*httptest.Server{fw.oa, fw.upw, fw.pub, fw.slow} {
+			s.Close()
+		}
+	})
+	return fw
+}
+
+// faultPath is the faulty candidate's path of a work.
+func (fw *faultWorld) faultURL(w faultWork) string {
+	base := fw.pub.URL
+	if fw.kinds[w.fault].host == "slow" {
+		base = fw.slow.URL
+	}
+	if fw.kinds[w.fault].serve == nil {
+		return base + "/ok/" + w.id + ".pdf"
+	}
+	return base + "/f/" + w.fault + "/" + w.id + ".pdf"
+}
+
+func (fw *faultWorld) record(w faultWork) map[string]any {
+	num := strings.TrimPrefix(w.id, "W")
+	m := map[string]any{"id": "https://openalex.org/" + w.id, "doi": "https://doi.org/10.2000/w" + num,
+		"display_name": "Fault " + w.fault + " " + num, "title": "Fault " + w.fault + " " + num,
+		"publication_year": 2022, "type": "article", "ids": map[string]any{}}
+	if w.fault == faultUPWMalformed {
+		m["open_access"] = map[string]any{"is_oa": true}
+		return m
+	}
+	loc := func(u string) map[string]any {
+		return map[string]any{"is_oa": true, "pdf_url": u, "version": "publishedVersion", "source": map[string]any{"display_name": "J"}}
+	}
+	locs := []any{loc(fw.faultURL(w))}
+	if w.alt {
+		locs = append(locs, loc(fw.pub.URL+"/ok/"+w.id+".pdf"))
+	}
+	m["open_access"] = map[string]any{"is_oa": true}
+	m["best_oa_location"], m["primary_location"], m["locations"] = locs[0], locs[0], locs
+	return m
+}
+
+func (fw *faultWorld) env(t *testing.T, extra map[string]string) func(string) string {
+	dead := "http://127.0.0.1:1"
+	m := map[string]string{
+		"DOCSTOKG_OPENALEX_BASE_URL":         fw.oa.URL,
+		"DOCSTOKG_OPENALEX_PER_PAGE":         strconv.Itoa(faultPerPage),
+		"DOCSTOKG_UNPAYWALL_BASE_URL":        fw.upw.URL,
+		"DOCSTOKG_CROSSREF_BASE_URL":         dead,
+		"DOCSTOKG_ARXIV_BASE_URL":            dead,
+		"DOCSTOKG_EUROPE_PMC_BASE_URL":       dead,
+		"DOCSTOKG_SEMANTIC_SCHOLAR_BASE_URL": dead,
+		"DOCSTOKG_RESOLVERS_ORDER":           "openalex,unpaywall",
+		"DOCSTOKG_RETRY_BASE_DELAY":          "100ms",
+		"DOCSTOKG_DOWNLOAD_TIMEOUT":          "300ms",
+		"DOCSTOKG_DOWNLOAD_MAX_BYTES":        strconv.Itoa(faultMaxBytes),
+		"DOCSTOKG_RATE_LIMITS_DEFAULT_RPS":   "1000",
+		"DOCSTOKG_RATE_LIMITS_DEFAULT_BURST": "100",
+		"HOME":                               t.TempDir(),
+		"XDG_STATE_HOME":                     t.TempDir(),
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return func(k string) string { return m[k] }
+}
+
+// faultRow is one line of the fault table.
+type faultRow struct {
+	Fault    string `json:"fault"`
+	Injected int    `json:"injected"`
+	Saved    int    `json:"saved"`
+	Deferred int    `json:"deferred"`
+	Missed   int    `json:"missed"`
+	Invalid  int    `json:"invalid_kept"`
+}
+
+// checkOutput verifies OUT after a run: every file under OUT/PDF is a whole PDF whose
+// sha256 a saved manifest record claims for that path, and OUT/.tmp is empty. It
+// returns the invalid files found, by work id ("" when a file belongs to no record).
+func checkOutput(t *testing.T, out string, recs []manifest.Record) map[string]int {
+	t.Helper()
+	claims := map[string]manifest.Record{} // path → latest saved record
+	for _, r := range recs {
+		if r.RecordType == manifest.TypeManifest && r.Path != "" && r.SHA256 != "" {
+			claims[r.Path] = r
+		}
+	}
+	invalid := map[string]int{}
+	err := filepath.WalkDir(filepath.Join(out, "PDF"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(out, p)
+		rel = filepath.ToSlash(rel)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rec, ok := claims[rel]
+		sum := sha256.Sum256(data)
+		switch {
+		case !ok:
+			t.Errorf("%s: no manifest record claims this file", rel)
+		case hex.EncodeToString(sum[:]) != rec.SHA256:
+			t.Errorf("%s: sha256 %x, manifest says %s", rel, sum, rec.SHA256)
+		case !bytes.HasPrefix(data, []byte("%PDF")) || !bytes.Contains(data[max(0, len(data)-1024):], []byte("%%EOF")):
+			t.Errorf("%s: not a whole PDF (%d bytes)", rel, len(data))
+		default:
+			return nil
+		}
+		invalid[rec.WorkID]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(filepath.Join(out, ".tmp")); err != nil || len(ents) != 0 {
+		t.Errorf("OUT/.tmp: %d entries left (%v)", len(ents), err)
+	}
+	return invalid
+}
+
+func TestFaults(t *testing.T) {
+	for _, gate := range []string{"legacy", "contextual"} {
+		t.Run(gate, func(t *testing.T) {
+			fw := newFaultWorld(t)
+			env := map[string]string{}
+			if gate == "contextual" {
+				env["DOCSTOKG_ENABLE_CONTEXTUAL_RETRY"] = "true"
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			res := runMain(t, &world{clk: fw.clk}, fw.env(t, env), "run", "--topic", "faults", "--mailto", "me@example.org",
+				"--out", out, "--workers", "4", "--json")
+			if res.code != ExitIncomplete {
+				t.Fatalf("exit %d, want %d (some works missed or deferred)\nstderr:\n%s", res.code, ExitIncomplete, res.stderr)
+			}
+			var sum struct {
+				RunID          string `json:"run_id"`
+				Works          int    `json:"works"`
+				DiscoveryError string `json:"discovery_error"`
+			}
+			if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
+				t.Fatalf("summary: %v\n%s", err, res.stdout)
+			}
+			if sum.DiscoveryError != "" {
+				t.Errorf("discovery error %q: a page malformed once must be fetched again", sum.DiscoveryError)
+			}
+			recs := readManifest(t, filepath.Join(out, "manifest.jsonl"))
+			perWork := map[string][]manifest.Record{}
+			for _, r := range recs {
+				if r.RecordType == manifest.TypeManifest && r.RunID == sum.RunID {
+					perWork[r.WorkID] = append(perWork[r.WorkID], r)
+				}
+			}
+			invalid := checkOutput(t, out, recs)
+			rows := map[string]*faultRow{}
+			for _, w := range fw.works {
+				row := rows[w.fault]
+				if row == nil {
+					row = &faultRow{Fault: w.fault}
+					rows[w.fault] = row
+				}
+				row.Injected++
+				row.Invalid += invalid[w.id]
+				got := perWork[w.id]
+				if len(got) != 1 {
+					t.Errorf("%s (%s): %d manifest records in this run, want exactly 1", w.id, w.fault, len(got))
+					continue
+				}
+				r := got[0]
+				f := fw.kinds[w.fault]
+				switch r.Classification {
+				case manifest.ClassPDF:
+					row.Saved++
+				case manifest.ClassDeferred:
+					row.Deferred++
+				default:
+					row.Missed++
+				}
+				want := f.want
+				if w.alt {
+					want = "saved"
+				}
+				switch want {
+				case "saved":
+					if r.Classification != manifest.ClassPDF {
+						t.Errorf("%s (%s, alt=%t): ended %s (%s), want a saved PDF", w.id, w.fault, w.alt, r.Classification, r.Reason)
+					}
+				case "deferred", "miss":
+					wantClass := manifest.ClassMiss
+					if want == "deferred" {
+						wantClass = manifest.ClassDeferred
+					}
+					if r.Classification != wantClass || !contains(f.reasons, r.Reason) {
+						t.Errorf("%s (%s): ended %s (%q), want %s with a reason in %v", w.id, w.fault, r.Classification, r.Reason, wantClass, f.reasons)
+					}
+				}
+				if r.Classification != manifest.ClassPDF && r.Reason == "" {
+					t.Errorf("%s (%s): not saved and no reason", w.id, w.fault)
+				}
+			}
+			if invalid[""] > 0 {
+				t.Errorf("%d files under OUT/PDF belong to no work", invalid[""])
+			}
+			if len(perWork) != len(fw.works) {
+				t.Errorf("manifest has records for %d works, the world has %d", len(perWork), len(fw.works))
+			}
+			// Discovery: each page once, the malformed one twice, and no loop on the
+			// repeating cursor.
+			if got, want := fw.count("openalex", "/works"), fw.lastPage+1; got != want {
+				t.Errorf("openalex /works requests = %d, want %d (pages + one re-fetch)", got, want)
+			}
+			// A redirect loop is followed to the limit once, never retried: at most 11
+			// requests (the first and 10 redirects) per work.
+			// A redirect to another scheme is refused at once, also never retried.
+			for _, w := range fw.works {
+				limit := 0
+				switch w.fault {
+				case "redirect_loop":
+					limit = 11
+				case "redirect_file_scheme", "redirect_ftp_scheme":
+					limit = 1
+				default:
+					continue
+				}
+				if n := fw.count("pub", "/f/"+w.fault+"/"+w.id+".pdf"); n > limit {
+					t.Errorf("%s (%s): fetched %d times, want <= %d", w.id, w.fault, n, limit)
+				}
+			}
+			var names []string
+			for n := range rows {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			var b strings.Builder
+			fmt.Fprintf(&b, "fault table (%s policy):\n%-24s %8s %6s %8s %6s %12s\n", gate, "fault", "injected", "saved", "deferred", "missed", "invalid_kept")
+			for _, n := range names {
+				r := rows[n]
+				fmt.Fprintf(&b, "%-24s %8d %6d %8d %6d %12d\n", r.Fault, r.Injected, r.Saved, r.Deferred, r.Missed, r.Invalid)
+				if r.Invalid != 0 {
+					t.Errorf("%s: %d invalid files kept", n, r.Invalid)
+				}
+			}
+			t.Log(b.String())
+			if p := os.Getenv("CONTENTDL_FAULT_TABLE"); p != "" {
+				var list []faultRow
+				for _, n := range names {
+					list = append(list, *rows[n])
+				}
+				data, _ := json.MarshalIndent(map[string]any{"policy": gate, "rows": list}, "", "  ")
+				f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+				if err == nil {
+					f.Write(append(data, '\n'))
+					f.Close()
+				}
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
