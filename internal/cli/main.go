@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/config"
@@ -150,7 +152,15 @@ politely: per-host rate limits, cooldowns on Retry-After, resume by default.`,
 	root.SetErr(st.Stderr)
 	root.SetIn(st.Stdin)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usagef("%s (see '%s --help')", err.Error(), c.CommandPath())
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "unknown flag: --"); ok {
+			var names []string
+			c.Flags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+			if s := config.Closest(name, names); s != "" {
+				msg += fmt.Sprintf("; did you mean --%s?", s)
+			}
+		}
+		return usagef("%s (see '%s --help')", msg, c.CommandPath())
 	})
 	gf := &globalFlags{}
 	root.PersistentFlags().StringVar(&gf.configFile, "config", "", "YAML config file (default: $DOCSTOKG_CONFIG, else none)")

@@ -22,22 +22,25 @@ import (
 	"github.com/docstokg/contentdl/internal/learning"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/report"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
 
 // RunOptions are the run command's own inputs (the rest comes from config).
 type RunOptions struct {
-	Topic      string
-	TopicID    string
-	YearStart  int
-	YearEnd    int
-	OAOnly     bool
-	Input      string
-	DryRun     bool
-	NoResume   bool
-	Revalidate bool
-	JSON       bool
-	Quiet      bool
+	Topic       string
+	TopicID     string
+	YearStart   int
+	YearEnd     int
+	OAOnly      bool
+	Input       string
+	DryRun      bool
+	NoResume    bool
+	Revalidate  bool
+	JSON        bool
+	Quiet       bool
+	Progress    string
+	MetricsFile string
 
 	Config *config.Config
 }
@@ -86,6 +89,10 @@ A second run resumes: saved works are skipped, deferred and missed works are ret
 	f.BoolVar(&opts.Revalidate, "revalidate", false, "re-check saved files with a conditional GET (ETag/Last-Modified)")
 	f.BoolVar(&opts.JSON, "json", false, "print the run summary as one JSON object on stdout")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on success; only warnings and errors on stderr")
+	f.StringVar(&opts.Progress, "progress", report.ProgressAuto,
+		"progress display on stderr: auto (only on a terminal, not with --quiet or --json), always or never")
+	f.StringVar(&opts.MetricsFile, "metrics-file", "",
+		"write Prometheus textfile metrics to PATH at the end of the run, atomically (node_exporter textfile collector)")
 	f.String("mailto", "", "contact email for the APIs' polite pools (config: mailto)")
 	f.Int("workers", 8, "works processed concurrently (config: workers)")
 	f.Int("max-works", 0, "stop after this many works; 0 = no limit (config: max_works)")
@@ -119,6 +126,9 @@ func (o *RunOptions) validate() error {
 	}
 	if o.Input != "" && (o.YearStart != 0 || o.YearEnd != 0 || o.OAOnly) {
 		return usagef("--year-start, --year-end and --oa-only filter a search; they do not apply to --input")
+	}
+	if _, err := report.ProgressEnabled(o.Progress, false, false, false); err != nil {
+		return usagef("%v", err)
 	}
 	if o.NoResume && o.Revalidate {
 		return usagef("--revalidate checks the files of earlier runs; it cannot be combined with --no-resume")
@@ -191,14 +201,31 @@ func learningConfig(cfg *config.Config) learning.Config {
 	return lc
 }
 
-func runRun(ctx context.Context, st *State, o *RunOptions) error {
+func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	cfg := o.Config
 	logLevel := cfg.LogLevel
 	if o.Quiet && (logLevel == "info" || logLevel == "debug") {
 		logLevel = "warn"
 	}
-	log := newLogger(st.Stderr, logLevel, cfg.LogFormat)
 	clk := st.Clock
+	showProgress, err := report.ProgressEnabled(o.Progress, st.StderrIsTTY, o.Quiet, o.JSON)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	var prog *report.Progress
+	logOut := st.Stderr
+	if showProgress {
+		prog = report.NewProgress(st.Stderr, nil, clk.Now)
+		defer prog.Close()
+		logOut = prog.LogWriter()
+	}
+	log := newLogger(logOut, logLevel, cfg.LogFormat)
+	var metrics *report.Metrics
+	var observe func(string, int, policy.ErrKind, time.Duration)
+	if o.MetricsFile != "" {
+		metrics = report.NewMetrics()
+		observe = metrics.ObserveRequest
+	}
 
 	var pol policy.Policy
 	if cfg.EnableContextualRetry {
@@ -242,8 +269,12 @@ func runRun(ctx context.Context, st *State, o *RunOptions) error {
 		LimitFor:   func(h string) fetch.HostLimit { return toHostLimit(cfg.HostLimitFor(h)) },
 		ProviderOf: providerMap(cfg),
 		Learner:    learner,
+		Observe:    observe,
 	})
 	defer fc.CloseIdleConnections()
+	if prog != nil {
+		prog.SetCooldowns(fc.Cooldowns)
+	}
 	oa := &openalex.Client{BaseURL: cfg.OpenAlex.BaseURL, APIKey: cfg.OpenAlex.APIKey, Mailto: cfg.Mailto,
 		PerPage: cfg.OpenAlex.PerPage, UserAgent: ua, Doer: fc, Logger: log}
 	resolvers, err := resolve.Chain(cfg.Resolvers.Order, resolve.Options{
@@ -256,6 +287,10 @@ func runRun(ctx context.Context, st *State, o *RunOptions) error {
 		return usagef("resolvers.order: %v", err)
 	}
 
+	deps := download.Deps{Fetch: fc, OpenAlex: oa, Resolvers: resolvers, Clock: clk, Logger: log}
+	if prog != nil {
+		deps.Progress = prog
+	}
 	runner := download.New(download.Options{
 		Out: cfg.Out, Workers: cfg.Workers, DryRun: o.DryRun, NoResume: o.NoResume, Revalidate: o.Revalidate,
 		MaxBytes: cfg.Download.MaxBytes, MinPDFBytes: cfg.Download.MinPDFBytes, DeferRounds: cfg.Retry.DeferRounds,
@@ -263,14 +298,29 @@ func runRun(ctx context.Context, st *State, o *RunOptions) error {
 		Query: openalex.Query{Search: o.Topic, TopicID: o.TopicID, YearStart: o.YearStart, YearEnd: o.YearEnd,
 			OAOnly: o.OAOnly, MaxWorks: cfg.MaxWorks},
 		Input: input, InputName: inputName, RunID: newRunID(clk.Now()), Learning: cfg.EnableProviderLearning,
-	}, download.Deps{Fetch: fc, OpenAlex: oa, Resolvers: resolvers, Clock: clk, Logger: log})
+	}, deps)
 
 	stopSaver := func() {}
 	if tracker != nil {
 		stopSaver = startSaver(ctx, tracker, cfg.Learning.SaveEvery, log)
 	}
+	var sum *download.Summary
+	if metrics != nil {
+		defer func() {
+			s := sum
+			if errors.Is(retErr, download.ErrLocked) || errors.Is(retErr, download.ErrOutputNotWritable) {
+				s = nil // no run happened; still record a failed run and its time
+			}
+			if err := metrics.WriteFile(o.MetricsFile, s, retErr == nil); err != nil {
+				log.Warn("metrics file not written", "path", o.MetricsFile, "err", err)
+			}
+		}()
+	}
 	sum, runErr := runner.Run(ctx)
 	stopSaver()
+	if prog != nil {
+		prog.Close() // erase the bar before the summary is printed
+	}
 	if tracker != nil {
 		if err := tracker.Save(); err != nil {
 			log.Warn("provider learning state not saved; what was learned stays in memory only", "path", cfg.ProviderLearningPath, "err", err)
@@ -286,7 +336,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) error {
 		log.Warn("run interrupted; manifest and summary written", "works", sum.Works)
 		return context.Canceled
 	}
-	if err := printSummary(st.Stdout, sum, o); err != nil {
+	if err := printSummary(st.Stdout, st.Stderr, sum, o); err != nil {
 		return err
 	}
 	if runErr != nil {
@@ -329,7 +379,7 @@ func startSaver(ctx context.Context, t *learning.Tracker, every time.Duration, l
 	return func() { close(done); <-stopped }
 }
 
-func printSummary(w io.Writer, s *download.Summary, o *RunOptions) error {
+func printSummary(w, stderr io.Writer, s *download.Summary, o *RunOptions) error {
 	if o.JSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -337,6 +387,9 @@ func printSummary(w io.Writer, s *download.Summary, o *RunOptions) error {
 	}
 	if o.Quiet {
 		return nil
+	}
+	if err := report.WriteSummaryTable(stderr, s); err != nil {
+		return err
 	}
 	var parts []string
 	for _, k := range []string{"pdf", "xml", "html", "skipped", "miss", "deferred", "dry_run"} {

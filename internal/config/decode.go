@@ -362,3 +362,7 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Closest returns the candidate within edit distance 2 of name, or "": the CLI uses it
+// to suggest a flag for a mistyped one.
+func Closest(name string, candidates []string) string { return closest(name, candidates) }

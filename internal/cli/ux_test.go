@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+func TestQuietPrintsNothingOnSuccess(t *testing.T) {
+	w := newWorld(t)
+	w.works = w.works[:4] // W1..W4 all end saved: a clean success
+	res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
+		"--out", filepath.Join(t.TempDir(), "out"), "--quiet")
+	if res.code != ExitOK {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if res.stdout != "" || res.stderr != "" {
+		t.Errorf("--quiet printed:\nstdout: %q\nstderr: %q", res.stdout, res.stderr)
+	}
+}
+
+func TestDefaultOutputIsSummaryLineAndTableWithoutProgress(t *testing.T) {
+	w := newWorld(t)
+	res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
+		"--out", filepath.Join(t.TempDir(), "out"))
+	if res.code != ExitOK {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if lines := strings.Split(strings.TrimSpace(res.stdout), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "9 works") {
+		t.Errorf("stdout is not one summary line: %q", res.stdout)
+	}
+	// stderr is not a terminal here: no progress bar (no carriage returns), but the table.
+	if strings.Contains(res.stderr, "\r") {
+		t.Errorf("progress drawn on a non-TTY stderr: %q", res.stderr)
+	}
+	if !strings.Contains(res.stderr, "no_oa_candidates") {
+		t.Errorf("summary table missing from stderr:\n%s", res.stderr)
+	}
+}
+
+func TestProgressAlwaysDrawsOnNonTTY(t *testing.T) {
+	w := newWorld(t)
+	res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
+		"--out", filepath.Join(t.TempDir(), "out"), "--progress", "always")
+	if res.code != ExitOK || !strings.Contains(res.stderr, "\r") {
+		t.Errorf("exit %d; --progress always drew no bar: %q", res.code, res.stderr)
+	}
+	if r := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--progress", "sometimes"); r.code != ExitUsage || !strings.Contains(r.stderr, "--progress") {
+		t.Errorf("bad --progress: exit %d %q", r.code, r.stderr)
+	}
+}
+
+func TestMetricsFile(t *testing.T) {
+	w := newWorld(t)
+	metrics := filepath.Join(t.TempDir(), "contentdl.prom")
+	res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
+		"--out", filepath.Join(t.TempDir(), "out"), "--metrics-file", metrics, "--quiet")
+	if res.code != ExitOK {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	f, err := os.Open(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(f)
+	if err != nil {
+		t.Fatalf("metrics file does not parse: %v", err)
+	}
+	for _, name := range []string{"contentdl_works_total", "contentdl_http_requests_total", "contentdl_retries_total",
+		"contentdl_request_duration_seconds", "contentdl_provider_effective_rps", "contentdl_run_duration_seconds",
+		"contentdl_last_run_timestamp_seconds", "contentdl_last_run_success"} {
+		if _, ok := families[name]; !ok {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+	for _, m := range families["contentdl_works_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "classification" && l.GetValue() == "pdf" && m.GetCounter().GetValue() != 7 {
+				t.Errorf("works_total{pdf} = %v, want 7", m.GetCounter().GetValue())
+			}
+		}
+	}
+	if v := families["contentdl_last_run_success"].GetMetric()[0].GetGauge().GetValue(); v != 1 {
+		t.Errorf("last_run_success = %v", v)
+	}
+}
+
+func TestTyposSuggest(t *testing.T) {
+	w := newWorld(t)
+	r := runMain(t, w, w.env(t, nil), "rn")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, `did you mean "run"`) {
+		t.Errorf("mistyped command: exit %d %q", r.code, r.stderr)
+	}
+	r = runMain(t, w, w.env(t, nil), "run", "--topik", "x")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "--topic") {
+		t.Errorf("mistyped flag: exit %d %q", r.code, r.stderr)
+	}
+	r = runMain(t, w, w.env(t, nil), "run", "--help")
+	if r.code != 0 || strings.Count(r.stdout, "contentdl run ") < 2 {
+		t.Errorf("run --help lacks two examples:\n%s", r.stdout)
+	}
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		if r := runMain(t, w, w.env(t, nil), "completion", sh); r.code != 0 || len(r.stdout) < 100 {
+			t.Errorf("completion %s: exit %d, %d bytes", sh, r.code, len(r.stdout))
+		}
+	}
+}
+
+func TestUsageErrorsExit2BeforeAnyRequest(t *testing.T) {
+	w := newWorld(t)
+	for _, args := range [][]string{
+		{"run"},
+		{"run", "--topic", "x", "--topic-id", "T1"},
+		{"run", "--topic", "x", "--workers", "0"},
+		{"run", "--topic", "x", "--workers", "-3"},
+		{"run", "--topic", "x", "--max-works", "-1"},
+		{"run", "--topic", "x", "--year-start", "2024", "--year-end", "2020"},
+		{"run", "--topic", "x", "--year-start", "20"},
+		{"run", "--topic", "x", "--config", filepath.Join(t.TempDir(), "missing.yaml")},
+		{"run", "--topic", "x", "--workers", "many"},
+	} {
+		r := runMain(t, w, w.env(t, nil), args...)
+		if r.code != ExitUsage || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || r.stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line", args, r.code, r.stderr)
+		}
+	}
+	if n := w.count("openalex", "/works"); n != 0 {
+		t.Errorf("%d requests sent despite usage errors", n)
+	}
+}
