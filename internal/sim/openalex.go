@@ -37,6 +37,9 @@ func (s *Sim) serveOpenAlex(rec *recorder, r *http.Request, now time.Time) {
 
 // badQuery answers 400 the way OpenAlex words invalid parameters.
 func badQuery(rec *recorder, msg string) {
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
 	writeJSONError(rec, http.StatusBadRequest, "Invalid query parameters error.", msg)
 }
 
@@ -56,7 +59,7 @@ func parseSelect(v string) ([]string, error) {
 			}
 		}
 		if !known {
-			return nil, fmt.Errorf("%s is not a valid select field. Valid fields for select are: %s.", f, strings.Join(openAlexFields, ", "))
+			return nil, fmt.Errorf("%s is not a valid select field; valid fields for select are: %s", f, strings.Join(openAlexFields, ", "))
 		}
 		want[f] = true
 	}
@@ -100,7 +103,7 @@ func parseFilter(v string) ([]predicate, error) {
 		key, val, ok := strings.Cut(part, ":")
 		key = strings.TrimSpace(key)
 		if !ok || strings.TrimSpace(val) == "" {
-			return nil, fmt.Errorf("Invalid filter %q: want key:value.", part)
+			return nil, fmt.Errorf("invalid filter %q: want key:value", part)
 		}
 		var alts []predicate
 		for _, alt := range strings.Split(val, "|") {
@@ -134,7 +137,7 @@ func parseFilterValue(key, val string) (predicate, error) {
 	case "from_publication_date", "to_publication_date":
 		d, err := time.Parse("2006-01-02", val)
 		if err != nil {
-			return nil, fmt.Errorf("Invalid filter %s:%s: want a date YYYY-MM-DD.", key, val)
+			return nil, fmt.Errorf("invalid filter %s:%s: want a date YYYY-MM-DD", key, val)
 		}
 		ds := d.Format("2006-01-02")
 		if key == "from_publication_date" {
@@ -144,7 +147,7 @@ func parseFilterValue(key, val string) (predicate, error) {
 	case "is_oa", "open_access.is_oa":
 		b, err := strconv.ParseBool(val)
 		if err != nil {
-			return nil, fmt.Errorf("Invalid filter %s:%s: want true or false.", key, val)
+			return nil, fmt.Errorf("invalid filter %s:%s: want true or false", key, val)
 		}
 		return func(w *work) bool { return w.isOA == b }, nil
 	case "oa_status", "open_access.oa_status":
@@ -153,7 +156,7 @@ func parseFilterValue(key, val string) (predicate, error) {
 	case "topics.id", "primary_topic.id":
 		id := normTopicID(val)
 		if id == "" {
-			return nil, fmt.Errorf("Invalid filter %s:%s: want a topic id such as T10325.", key, val)
+			return nil, fmt.Errorf("invalid filter %s:%s: want a topic id such as T10325", key, val)
 		}
 		primary := key == "primary_topic.id"
 		return func(w *work) bool {
@@ -177,12 +180,12 @@ func parseFilterValue(key, val string) (predicate, error) {
 		q := strings.ToLower(val)
 		return func(w *work) bool { return strings.Contains(strings.ToLower(w.Title), q) }, nil
 	}
-	return nil, fmt.Errorf("%s is not a valid field to filter by in this simulator.", key)
+	return nil, fmt.Errorf("%s is not a valid field to filter by in this simulator", key)
 }
 
 // yearPredicate parses 2020, >2019, <2024 or 2019-2021.
 func yearPredicate(val string) (predicate, error) {
-	bad := fmt.Errorf("Invalid filter publication_year:%s: want 2020, >2019, <2024 or 2019-2021.", val)
+	bad := fmt.Errorf("invalid filter publication_year:%s: want 2020, >2019, <2024 or 2019-2021", val)
 	num := func(s string) (int, bool) {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		return n, err == nil

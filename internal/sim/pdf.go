@@ -10,15 +10,15 @@ import (
 
 // pdfDoc is a valid one-page PDF of an exact size whose bytes are a pure function of
 // (seed, id, size). It is never held whole: ReadAt computes any range on demand, so
-// a 2 GiB PDF costs a few hundred bytes of memory.
+// a 2 GiB PDF costs about 9 KiB of memory.
 //
 // Layout: header, catalog, pages, page, a content stream (one line of text and then
 // comment lines of deterministic padding), a font, the xref table and the trailer.
 type pdfDoc struct {
-	head   []byte // everything up to and including the text line of the stream
-	padLen int64  // padding bytes after head
-	tail   []byte // end of the stream, the font object, xref and trailer
-	seed   uint64 // padding seed
+	head    []byte // everything up to and including the text line of the stream
+	padLen  int64  // padding bytes after head
+	tail    []byte // end of the stream, the font object, xref and trailer
+	pattern []byte // one period of padding
 }
 
 var _ io.ReaderAt = (*pdfDoc)(nil)
@@ -31,7 +31,7 @@ func newPDF(seed uint64, id, title string, size int64) (*pdfDoc, error) {
 		return nil, fmt.Errorf("pdf size %d is below the minimum %d", size, MinPDFSize)
 	}
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%d\x00%s", seed, id)
+	_, _ = fmt.Fprintf(h, "%d\x00%s", seed, id)
 	padSeed := h.Sum64()
 	if len(title) > 200 {
 		title = title[:200]
@@ -39,7 +39,7 @@ func newPDF(seed uint64, id, title string, size int64) (*pdfDoc, error) {
 	text := "BT /F1 14 Tf 72 720 Td (" + pdfEscape(id+": "+title) + ") Tj ET\n"
 	docID := fmt.Sprintf("%016x%016x", padSeed, splitmix(padSeed))
 
-	build := func(slack int, streamLen int64) (head, tail []byte) {
+	build := func(slack int, streamLen int64) (head, tail []byte, xref int64) {
 		var b strings.Builder
 		b.WriteString("%PDF-1.4\n%\xE2\xE3\xCF\xD3\n")
 		offsets := make([]int, 6)
@@ -60,35 +60,50 @@ func newPDF(seed uint64, id, title string, size int64) (*pdfDoc, error) {
 		t.WriteString("\nendstream\nendobj\n")
 		offsets[5] = int(base) + t.Len()
 		t.WriteString("5 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n")
-		xref := base + int64(t.Len())
+		xref = base + int64(t.Len())
 		t.WriteString("xref\n0 6\n0000000000 65535 f \n")
 		for n := 1; n <= 5; n++ {
 			fmt.Fprintf(&t, "%010d 00000 n \n", offsets[n])
 		}
 		fmt.Fprintf(&t, "trailer\n<< /Size 6 /Root 1 0 R /ID [<%s> <%s>]%s >>\nstartxref\n%d\n%%%%EOF\n", docID, docID, strings.Repeat(" ", slack), xref)
-		return head, []byte(t.String())
+		return head, []byte(t.String()), xref
 	}
 
 	// The lengths of the /Length and startxref numbers depend on the padding, so
-	// search the few candidates around the estimate; slack spaces in the trailer
-	// dictionary (after every offset) absorb the cases where a digit boundary skips
-	// the exact size.
-	h0, t0 := build(0, int64(len(text)))
-	fixed := int64(len(h0)+len(t0)) - int64(len(text))
+	// lay out the shortest document once and search the few stream lengths around
+	// the estimate arithmetically; slack spaces in the trailer dictionary (after
+	// every offset) absorb the cases where a digit boundary skips the exact size.
+	textLen := int64(len(text))
+	h0, t0, x0 := build(0, textLen)
+	headLen := func(l int64) int64 { return int64(len(h0)) - digits(textLen) + digits(l) }
+	xrefAt := func(l int64) int64 { return headLen(l) + (l - textLen) + (x0 - int64(len(h0))) }
+	tailLen := func(l int64, slack int) int64 { return int64(len(t0)) - digits(x0) + digits(xrefAt(l)) + int64(slack) }
+	fixed := int64(len(h0)+len(t0)) - textLen
 	for slack := 0; slack < 4; slack++ {
 		hi := size - fixed - int64(slack) + 2
-		for streamLen := hi; streamLen >= hi-48; streamLen-- {
-			if streamLen < int64(len(text)) {
-				break
+		for streamLen := hi; streamLen >= hi-48 && streamLen >= textLen; streamLen-- {
+			if headLen(streamLen)+(streamLen-textLen)+tailLen(streamLen, slack) != size {
+				continue
 			}
-			head, tail := build(slack, streamLen)
-			pad := streamLen - int64(len(text))
-			if int64(len(head))+pad+int64(len(tail)) == size {
-				return &pdfDoc{head: head, padLen: pad, tail: tail, seed: padSeed}, nil
+			head, tail, _ := build(slack, streamLen)
+			pad := streamLen - textLen
+			if int64(len(head))+pad+int64(len(tail)) != size {
+				break // the arithmetic disagrees with the layout: a bug
 			}
+			return &pdfDoc{head: head, padLen: pad, tail: tail, pattern: padPattern(padSeed)}, nil
 		}
 	}
 	return nil, errors.New("pdf layout: no exact fit (bug)")
+}
+
+// digits is the length of n in decimal (n >= 0).
+func digits(n int64) int64 {
+	d := int64(1)
+	for n >= 10 {
+		n /= 10
+		d++
+	}
+	return d
 }
 
 // Size is the total length of the document.
@@ -127,27 +142,40 @@ func (d *pdfDoc) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// pad writes the padding bytes starting at padding position pos: lines of 64 bytes,
-// each a PDF comment ("%" … "\n") of characters derived from the seed and the
-// position, so any range can be produced independently.
+// padPeriod is the length of the padding pattern that repeats through the stream
+// (a multiple of the 64-byte line).
+const padPeriod = 8 << 10
+
+// pad writes the padding bytes starting at padding position pos: the work's
+// pattern, repeated, so that any range can be produced independently at the speed
+// of a copy.
 func (d *pdfDoc) pad(p []byte, pos int64) {
+	for len(p) > 0 {
+		n := copy(p, d.pattern[pos%padPeriod:])
+		p = p[n:]
+		pos += int64(n)
+	}
+}
+
+// padPattern is one period of padding: lines of 64 bytes, each a PDF comment
+// ("%" … "\n") of characters derived from the seed.
+func padPattern(seed uint64) []byte {
+	p := make([]byte, padPeriod)
 	var block uint64
-	blockNo := int64(-1)
-	for i := range p {
-		q := pos + int64(i)
+	for q := range p {
 		switch q % 64 {
 		case 0:
-			p[i] = '%'
+			p[q] = '%'
 		case 63:
-			p[i] = '\n'
+			p[q] = '\n'
 		default:
-			if b := q / 8; b != blockNo {
-				blockNo = b
-				block = splitmix(d.seed + uint64(b)*0x9E3779B97F4A7C15)
+			if q%8 == 0 || q%64 == 1 {
+				block = splitmix(seed + uint64(q/8)*0x9E3779B97F4A7C15)
 			}
-			p[i] = padAlphabet[(block>>(uint(q%8)*8))&63]
+			p[q] = padAlphabet[(block>>(uint(q%8)*8))&63]
 		}
 	}
+	return p
 }
 
 // splitmix is the SplitMix64 finaliser: a fast, well-mixed 64-bit hash.

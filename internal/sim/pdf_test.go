@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -126,7 +127,7 @@ func TestPDFRandomAccessMatchesSequential(t *testing.T) {
 		n, err := d.ReadAt(buf, off)
 		got = append(got, buf[:n]...)
 		off += int64(n)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -136,7 +137,7 @@ func TestPDFRandomAccessMatchesSequential(t *testing.T) {
 	if !bytes.Equal(got, whole) {
 		t.Fatal("chunked reads differ from a whole read")
 	}
-	if n, err := d.ReadAt(buf, d.Size()); n != 0 || err != io.EOF {
+	if n, err := d.ReadAt(buf, d.Size()); n != 0 || !errors.Is(err, io.EOF) {
 		t.Fatalf("read at end: n=%d err=%v", n, err)
 	}
 	if _, err := d.ReadAt(buf, -1); err == nil {

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"html"
@@ -63,7 +64,7 @@ func (e *endpoint) servePublisher(rec *recorder, r *http.Request, now time.Time)
 	var opts sendOpts
 	switch f.Kind {
 	case FaultReset:
-		e.resetConn(rec)
+		e.cut(rec, "reset", true)
 		return
 	case FaultNotFound:
 		e.send(rec, r, notFoundPage(), opts)
@@ -115,6 +116,7 @@ func (e *endpoint) servePublisher(rec *recorder, r *http.Request, now time.Time)
 		return
 	case FaultSlowHeaders:
 		if !s.pause(r.Context(), e.delay(f)) {
+			e.cut(rec, "aborted", false)
 			return
 		}
 	case FaultSlowBody:
@@ -168,7 +170,7 @@ func (e *endpoint) nextFault(path string) Fault {
 // unitHash maps its inputs to a uniform number in [0, 1).
 func unitHash(seed uint64, host, path string, attempt, rule int) float64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%d|%s|%s|%d|%d", seed, host, path, attempt, rule)
+	_, _ = fmt.Fprintf(h, "%d|%s|%s|%d|%d", seed, host, path, attempt, rule)
 	return float64(splitmix(h.Sum64())>>11) / (1 << 53)
 }
 
@@ -247,23 +249,24 @@ func (s *Sim) copyRange(w io.Writer, body io.ReaderAt, from, to int64) bool {
 			}
 			off += int64(m)
 		}
-		if err != nil && (err != io.EOF || m == 0) {
+		if err != nil && (!errors.Is(err, io.EOF) || m == 0) {
 			return false
 		}
 	}
 	return true
 }
 
-// resetConn closes the connection before any response byte, with SO_LINGER 0 so
-// that the client sees a TCP reset.
-func (e *endpoint) resetConn(rec *recorder) {
+// cut closes the connection before any response byte; with rst, SO_LINGER 0 makes
+// the client see a TCP reset instead of an orderly close.
+func (e *endpoint) cut(rec *recorder, why string, rst bool) {
+	rec.cutConn(why)
 	conn, _, err := http.NewResponseController(rec.ResponseWriter).Hijack()
 	if err != nil {
-		// Only HTTP/2 cannot be hijacked, and the simulator speaks HTTP/1.1.
+		// The connection is already gone, or (never here) HTTP/2: abort the
+		// response instead.
 		panic(http.ErrAbortHandler)
 	}
-	rec.reset = true
-	if tc, ok := conn.(*net.TCPConn); ok {
+	if tc, ok := conn.(*net.TCPConn); ok && rst {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
@@ -277,7 +280,7 @@ func (s *Sim) bomb(size int64) ([]byte, error) {
 		return b, nil
 	}
 	var out bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&out, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&out, gzip.BestSpeed)
 	if err != nil {
 		return nil, err
 	}

@@ -414,7 +414,7 @@ func (sc Scenario) WithDefaults() Scenario {
 	if sc.PDFSize == 0 {
 		sc.PDFSize = 64 << 10
 	}
-	sc.OpenAlex.ServiceSpec = sc.OpenAlex.ServiceSpec.withDefaults()
+	sc.OpenAlex.ServiceSpec = sc.OpenAlex.withDefaults()
 	if sc.OpenAlex.MalformedTimes == 0 {
 		sc.OpenAlex.MalformedTimes = 1
 	}
@@ -430,7 +430,7 @@ func (sc Scenario) WithDefaults() Scenario {
 		if h.SlowDelay == 0 {
 			h.SlowDelay = 2 * time.Second
 		}
-		h.ServiceSpec = h.ServiceSpec.withDefaults()
+		h.ServiceSpec = h.withDefaults()
 		hosts[i] = h
 	}
 	sc.Hosts = hosts
@@ -461,15 +461,10 @@ func (sc Scenario) Validate() error {
 	if sc.Works.Count < 0 || sc.Works.Count > maxWorks {
 		return fmt.Errorf("works.count: want 0..%d, got %d", maxWorks, sc.Works.Count)
 	}
-	sum := 0.0
 	for _, w := range sc.Works.Mix.weights() {
 		if w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
-			return fmt.Errorf("works.mix: weights must be finite and >= 0")
+			return errors.New("works.mix: weights must be finite and >= 0")
 		}
-		sum += w
-	}
-	if sum == 0 && sc.Works.Mix != (Mix{}) {
-		return errors.New("works.mix: all weights are zero")
 	}
 	if sc.PDFSize < MinPDFSize {
 		return fmt.Errorf("pdf_size: want at least %d bytes, got %d", MinPDFSize, sc.PDFSize)
@@ -482,7 +477,7 @@ func (sc Scenario) Validate() error {
 			return fmt.Errorf("topic_ids[%d]: %q is not a topic id such as T10325", i, id)
 		}
 	}
-	if err := sc.OpenAlex.ServiceSpec.validate("openalex"); err != nil {
+	if err := sc.OpenAlex.validate("openalex"); err != nil {
 		return err
 	}
 	if sc.OpenAlex.MalformedPage < 0 || sc.OpenAlex.RepeatCursorPage < 0 || sc.OpenAlex.ThrottleEvery < 0 {
@@ -510,7 +505,7 @@ func (sc Scenario) Validate() error {
 		if h.SlowDelay < 0 {
 			return fmt.Errorf("%s.slow_delay: must be >= 0", key)
 		}
-		if err := h.ServiceSpec.validate(key); err != nil {
+		if err := h.validate(key); err != nil {
 			return err
 		}
 		paths := map[string]bool{}

@@ -21,7 +21,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -146,6 +145,13 @@ func Start(sc Scenario, opts Options) (*Sim, error) {
 		urls[i] = e.url
 	}
 	s.cat = generate(sc, urls)
+	for i, h := range sc.Hosts {
+		for _, sch := range h.Faults.Schedules {
+			if _, ok := s.cat.routes[i][sch.Path]; !ok {
+				s.log.Warn("sim: fault schedule for a path the host does not serve", "host", h.Name, "path", sch.Path)
+			}
+		}
+	}
 	s.api.app = s.serveOpenAlex
 	s.upw.app = s.serveUnpaywall
 	for _, e := range s.hosts {
@@ -338,29 +344,63 @@ func (e *endpoint) newLimiter() *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(e.spec.Capacity.RPS), e.spec.Capacity.Burst)
 }
 
-// recorder wraps the ResponseWriter to learn the status and the bytes sent.
+// recorder wraps the ResponseWriter and counts the response as it goes out: the
+// status when the header is written and the bytes before they are handed to the
+// connection, so that a client that has read a response always finds it in the
+// stats.
 type recorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
-	reset  bool
-	fault  string
+	e       *endpoint
+	arrived time.Time
+	status  int
+	bytes   int64
+	cut     string // "reset" or "aborted" when the connection was closed without a response
+	fault   string
+	counted bool
+}
+
+// count records the outcome once: a status code or a cut.
+func (r *recorder) count(key string, throttled bool) {
+	if r.counted {
+		return
+	}
+	r.counted = true
+	r.e.mu.Lock()
+	r.e.stats.respond(r.arrived, key, throttled)
+	r.e.mu.Unlock()
 }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+		r.count(strconv.Itoa(code), code == http.StatusTooManyRequests)
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
-		r.status = http.StatusOK
+		r.WriteHeader(http.StatusOK)
 	}
+	r.e.sent(int64(len(p)))
 	n, err := r.ResponseWriter.Write(p)
 	r.bytes += int64(n)
+	if n < len(p) {
+		r.e.sent(int64(n - len(p)))
+	}
 	return n, err
+}
+
+// cutConn records a connection closed without a response.
+func (r *recorder) cutConn(why string) {
+	r.cut = why
+	r.count(why, false)
+}
+
+func (e *endpoint) sent(n int64) {
+	e.mu.Lock()
+	e.stats.bytes += n
+	e.mu.Unlock()
 }
 
 // Unwrap lets http.ResponseController reach Flush and Hijack.
@@ -383,17 +423,19 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, e: e, arrived: now}
 	e.mu.Lock()
 	e.stats.arrive(now, s.sc.PolitenessGrace)
 	allowed := e.limiter == nil || e.limiter.AllowN(now, 1)
 	e.mu.Unlock()
 	defer func() {
 		e.mu.Lock()
-		e.stats.finish(now, rec.status, rec.reset, rec.bytes)
+		e.stats.inFlight--
 		e.mu.Unlock()
+		// A handler that wrote nothing gets net/http's empty 200.
+		rec.count("200", false)
 		s.log.Debug("sim: request", "host", e.name, "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "reset", rec.reset, "fault", rec.fault, "bytes", rec.bytes)
+			"status", rec.status, "cut", rec.cut, "fault", rec.fault, "bytes", rec.bytes)
 	}()
 	e.rateHeaders(rec.Header(), now)
 	if !allowed {
@@ -534,14 +576,4 @@ func writeBody(w http.ResponseWriter, status int, ctype, body string) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body))
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

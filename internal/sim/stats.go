@@ -2,7 +2,6 @@ package sim
 
 import (
 	"maps"
-	"strconv"
 	"time"
 )
 
@@ -47,7 +46,8 @@ type HostStats struct {
 	// Requests counts every request that arrived.
 	Requests int64 `json:"requests"`
 	// ByStatus counts responses by status code ("200", "429", …); "reset" counts
-	// connections closed before any response.
+	// connections reset by a fault before any response, "aborted" connections cut
+	// during a stall because the client left or the simulator closed.
 	ByStatus map[string]int64 `json:"by_status"`
 	// BytesSent is the response body bytes written.
 	BytesSent int64 `json:"bytes_sent"`
@@ -132,17 +132,12 @@ func (c *counters) announce(now, end time.Time) {
 	}
 }
 
-// finish records the outcome of a request that arrived at arrived.
-func (c *counters) finish(arrived time.Time, status int, reset bool, bytes int64) {
-	c.inFlight--
-	c.bytes += bytes
-	key := strconv.Itoa(status)
-	if reset {
-		key = "reset"
-	}
+// respond records the outcome of a request that arrived at arrived: key is its
+// status code or how its connection was cut.
+func (c *counters) respond(arrived time.Time, key string, throttled bool) {
 	c.byStatus[key]++
 	off := max(arrived.Sub(c.start), 0)
-	if status == 429 {
+	if throttled {
 		if len(c.throttledAt) < maxThrottleStamps {
 			c.throttledAt = append(c.throttledAt, off)
 		} else {
@@ -158,7 +153,7 @@ func (c *counters) finish(arrived time.Time, status int, reset bool, bytes int64
 		c.accepted = append(c.accepted, 0)
 		c.throttled = append(c.throttled, 0)
 	}
-	if status == 429 {
+	if throttled {
 		c.throttled[i]++
 	} else {
 		c.accepted[i]++
