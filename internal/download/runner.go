@@ -191,11 +191,11 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	if discErr != nil && ctx.Err() == nil {
 		sum.DiscoveryError = redact.Text(discErr.Error())
 	}
+	sum.Interrupted = ctx.Err() != nil
 	if werr := writeSummary(filepath.Join(r.o.Out, "manifest.summary.json"), sum); werr != nil {
 		cerr = errors.Join(cerr, werr)
 	}
 	if ctx.Err() != nil {
-		sum.Interrupted = true
 		return sum, errors.Join(ctx.Err(), cerr)
 	}
 	if discErr != nil {
