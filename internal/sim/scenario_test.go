@@ -191,3 +191,35 @@ func TestExampleScenarios(t *testing.T) {
 		})
 	}
 }
+
+// TestDocExampleParses keeps the scenario reference in the package documentation
+// honest.
+func TestDocExampleParses(t *testing.T) {
+	src, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc []string
+	in := false
+	for _, line := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(line, "//\tname: ") {
+			in = true
+		}
+		if in && !strings.HasPrefix(line, "//\t") {
+			break
+		}
+		if in {
+			doc = append(doc, strings.TrimPrefix(line, "//\t"))
+		}
+	}
+	if len(doc) < 30 {
+		t.Fatalf("found only %d lines of the example", len(doc))
+	}
+	sc, err := ParseScenario([]byte(strings.Join(doc, "\n")))
+	if err != nil {
+		t.Fatalf("the documented scenario does not parse: %v", err)
+	}
+	if sc.Works.Count != 50 || sc.OpenAlex.ThrottleEvery != 50 || len(sc.Hosts[0].Faults.Shares) != 1 {
+		t.Fatalf("parsed: %+v", sc)
+	}
+}

@@ -1,16 +1,3 @@
-// Package sim is a deterministic simulator of the scholarly web for tests, benchmarks
-// and users tuning their settings: an OpenAlex-like API, an Unpaywall-like API and N
-// publisher hosts, each on its own loopback listener, with hidden rate limits,
-// Retry-After styles, rate-limit headers, scheduled faults and exact-size PDFs, all
-// described by a Scenario. Every host counts what it sees (Stats), including the
-// requests that arrived while a Retry-After it announced was still running.
-//
-// A test starts one in-process:
-//
-//	s, err := sim.Start(sc, sim.Options{})
-//	defer s.Close()
-//	// point the client at s.OpenAlexURL() and s.UnpaywallURL(), then
-//	// compare its results with s.Expected() and check s.Stats().
 package sim
 
 import (
@@ -21,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -192,8 +180,21 @@ func (s *Sim) Close() error {
 	return err
 }
 
-// Scenario returns the scenario the simulator runs, with defaults applied.
-func (s *Sim) Scenario() Scenario { return s.sc }
+// Scenario returns a copy of the scenario the simulator runs, with defaults applied.
+func (s *Sim) Scenario() Scenario {
+	sc := s.sc
+	sc.TopicIDs = slices.Clone(sc.TopicIDs)
+	sc.Hosts = slices.Clone(sc.Hosts)
+	for i := range sc.Hosts {
+		f := &sc.Hosts[i].Faults
+		f.Shares = slices.Clone(f.Shares)
+		f.Schedules = slices.Clone(f.Schedules)
+		for j := range f.Schedules {
+			f.Schedules[j].Attempts = slices.Clone(f.Schedules[j].Attempts)
+		}
+	}
+	return sc
+}
 
 // OpenAlexURL is the base URL of the OpenAlex-like API (append /works).
 func (s *Sim) OpenAlexURL() string { return s.api.url }

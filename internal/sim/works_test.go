@@ -269,6 +269,11 @@ func TestWorksAndExpectedAreCopies(t *testing.T) {
 	if s.Expected()["W1"] != OutcomePDF {
 		t.Fatal("Expected exposes internal state")
 	}
+	sc := s.Scenario()
+	sc.Hosts[0].Name = "changed"
+	if s.Scenario().Hosts[0].Name != "pub" {
+		t.Fatal("Scenario exposes internal state")
+	}
 	if _, ok := s.PDF("W404"); ok {
 		t.Fatal("PDF of an unknown work")
 	}
