@@ -120,7 +120,7 @@ func TestSlugAndFileName(t *testing.T) {
 	if got := FileName(2021, "A Title", "W123", KindPDF); got != "2021__a-title__W123.pdf" {
 		t.Errorf("FileName = %q", got)
 	}
-	if got := FileName(0, "x", "../W1/..", KindXML); got != "noyear__x__W1.xml" {
+	if got := FileName(0, "x", "../W1/..", KindXML); !strings.HasPrefix(got, "noyear__x__W1-") || !strings.HasSuffix(got, ".xml") || strings.Contains(got, "/") {
 		t.Errorf("FileName with hostile id = %q", got)
 	}
 }
@@ -147,7 +147,7 @@ func FuzzSlug(f *testing.F) {
 			t.Fatalf("Slug(%q) = %q: empty or too long", title, s)
 		}
 		for _, r := range s {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
 				t.Fatalf("Slug(%q) = %q has %q", title, s, r)
 			}
 		}

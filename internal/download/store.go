@@ -3,7 +3,6 @@ package download
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -64,19 +63,31 @@ func Slug(title string) string {
 	return s
 }
 
-// safeID keeps an identifier to letters and digits so it cannot name a path.
+// safeID keeps an identifier to ASCII letters and digits, at most 32 of them, so it
+// cannot name a path. An id that had to be changed to fit (OpenAlex's W123 never
+// does) gets a short hash of the original appended, so that two different ids never
+// share a file name.
 func safeID(id string) string {
 	var b strings.Builder
+	changed := false
 	for _, r := range id {
-		if r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			b.WriteRune(r)
-			if b.Len() >= 32 {
-				break
-			}
+		if r >= utf8.RuneSelf || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			changed = true
+			continue
 		}
+		if b.Len() >= 32 {
+			changed = true
+			break
+		}
+		b.WriteRune(r)
 	}
 	if b.Len() == 0 {
-		return "unknown"
+		b.WriteString("unknown")
+		changed = true
+	}
+	if changed {
+		sum := sha256.Sum256([]byte(id))
+		b.WriteString("-" + hex.EncodeToString(sum[:4]))
 	}
 	return b.String()
 }
@@ -191,5 +202,3 @@ func (s *store) resolve(rel string) (string, bool) {
 	}
 	return filepath.Join(s.out, clean), true
 }
-
-var errTooLarge = errors.New("body exceeds download.max_bytes")
