@@ -464,3 +464,20 @@ func TestRunFromInputFile(t *testing.T) {
 		t.Errorf("input_errors = %d, want 1", sum.InputErrors)
 	}
 }
+
+func TestInputMaxWorksStopsCleanly(t *testing.T) {
+	w := newWorld(t)
+	input := filepath.Join(t.TempDir(), "ids.txt")
+	os.WriteFile(input, []byte("W1\nW2\nW4\nW8\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	res := runMain(t, w, w.env(t, nil), "run", "--input", input, "--max-works", "2", "--out", out, "--quiet")
+	if res.code != ExitOK {
+		t.Fatalf("exit %d, want 0\n%s", res.code, res.stderr)
+	}
+	if got := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), ""); len(got) != 2 {
+		t.Errorf("%d works processed, want 2", len(got))
+	}
+	if n := w.count("openalex", "/works/W4") + w.count("openalex", "/works/W8"); n != 0 {
+		t.Errorf("looked up %d works past --max-works", n)
+	}
+}

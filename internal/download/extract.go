@@ -84,8 +84,6 @@ func better(a, b member) bool {
 	return a.size > b.size
 }
 
-var errArchive = errors.New("archive")
-
 // extract unpacks the archive in src (size bytes) and returns its best PDF or XML
 // member as a new kept body. Members are never written under their own names; only
 // the chosen one is copied, bounded by maxBytes, into a fresh temp file.
@@ -146,7 +144,7 @@ func (r *Runner) extract(src *os.File, format string, size int64) (*kept, string
 		n := 0
 		for {
 			h, err := tr.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {

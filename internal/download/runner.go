@@ -306,7 +306,7 @@ func (r *Runner) discover(ctx context.Context, out chan<- *openalex.Work) error 
 		return r.d.OpenAlex.Search(ctx, r.o.Query, r.setTotal, emit)
 	}
 	n := 0
-	return openalex.ReadInput(r.o.Input, func(lineNo int, id string) error {
+	err := openalex.ReadInput(r.o.Input, func(lineNo int, id string) error {
 		if r.o.Query.MaxWorks > 0 && n >= r.o.Query.MaxWorks {
 			return errStopInput
 		}
@@ -333,6 +333,10 @@ func (r *Runner) discover(ctx context.Context, out chan<- *openalex.Work) error 
 	}, func(lineNo int, line string, err error) {
 		r.log.Warn("skipping bad input line", "input", r.o.InputName, "line", lineNo, "err", err)
 	})
+	if errors.Is(err, errStopInput) {
+		return nil
+	}
+	return err
 }
 
 var errStopInput = errors.New("max works reached")

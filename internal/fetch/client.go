@@ -579,7 +579,7 @@ func (b *body) Read(p []byte) (int, error) {
 			b.timer.Reset(b.timeout)
 		}
 	}
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		if b.stalled.Load() {
 			err = errStalled
 		}

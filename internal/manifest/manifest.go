@@ -157,7 +157,7 @@ func Read(r io.Reader, log *slog.Logger, fn func(*Record) error) error {
 				return ferr
 			}
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
@@ -175,7 +175,7 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 		if len(out)+len(chunk) <= maxLine {
 			out = append(out, chunk...)
 		}
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		return bytes.TrimRight(out, "\r\n"), err

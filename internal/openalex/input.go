@@ -87,10 +87,10 @@ func ReadInput(r io.Reader, fn func(lineNo int, id string) error, onBad func(lin
 	br := bufio.NewReaderSize(r, MaxInputLine)
 	for lineNo := 1; ; lineNo++ {
 		line, tooLong, readErr := readLine(br)
-		if readErr != nil && readErr != io.EOF {
+		if readErr != nil && !errors.Is(readErr, io.EOF) {
 			return fmt.Errorf("read input line %d: %w", lineNo, readErr)
 		}
-		if readErr == io.EOF && line == "" && !tooLong {
+		if errors.Is(readErr, io.EOF) && line == "" && !tooLong {
 			return nil
 		}
 		switch id, ok, err := ParseInputLine(line); {
@@ -107,7 +107,7 @@ func ReadInput(r io.Reader, fn func(lineNo int, id string) error, onBad func(lin
 				return err
 			}
 		}
-		if readErr == io.EOF {
+		if errors.Is(readErr, io.EOF) {
 			return nil
 		}
 	}
