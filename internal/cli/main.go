@@ -172,6 +172,7 @@ politely: per-host rate limits, cooldowns on Retry-After, resume by default.`,
 		NewCmdVersion(st),
 		NewCmdProviderLearningStatus(st, gf, nil),
 	)
+	showZeroDefaults(root)
 	// Unknown commands are usage errors with a suggestion.
 	root.Args = func(c *cobra.Command, args []string) error {
 		if len(args) > 0 {
@@ -225,4 +226,25 @@ func NewCmdConfig(st *State, gf *globalFlags) *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// showZeroDefaults makes --help state every flag's default: pflag omits zero values
+// (false, 0, ""), which leaves a reader guessing.
+func showZeroDefaults(c *cobra.Command) {
+	mark := func(f *pflag.Flag) {
+		if strings.Contains(f.Usage, "(default") || f.Name == "help" {
+			return
+		}
+		switch f.DefValue {
+		case "false", "0":
+			f.Usage += " (default " + f.DefValue + ")"
+		case "":
+			f.Usage += " (default none)"
+		}
+	}
+	c.Flags().VisitAll(mark)
+	c.PersistentFlags().VisitAll(mark)
+	for _, sub := range c.Commands() {
+		showZeroDefaults(sub)
+	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func TestQuietPrintsNothingOnSuccess(t *testing.T) {
@@ -133,4 +135,26 @@ func TestUsageErrorsExit2BeforeAnyRequest(t *testing.T) {
 	if n := w.count("openalex", "/works"); n != 0 {
 		t.Errorf("%d requests sent despite usage errors", n)
 	}
+}
+
+func TestEveryFlagHasHelpAndDefault(t *testing.T) {
+	root := NewRootCmd(&State{Stdout: &strings.Builder{}, Stderr: &strings.Builder{}})
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Name == "help" {
+				return
+			}
+			usage := pflag.NewFlagSet("x", pflag.ContinueOnError)
+			usage.AddFlag(f)
+			line := usage.FlagUsages()
+			if f.Usage == "" || !strings.Contains(line, "(default") {
+				t.Errorf("%s --%s: help %q lacks text or a default", c.CommandPath(), f.Name, line)
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }
