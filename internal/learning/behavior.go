@@ -200,7 +200,8 @@ func roundPct(p float64) float64 {
 	return r
 }
 
-// effectiveRPS is configured × (1 − pct/100) in floating point, never truncated, with
+// effectiveRPS is configured × (1 − pct/100), computed as configured × (100 − pct) / 100
+// so that round percentages give exact results (10 rps at 80 % is 2.0), never truncated, with
 // the floor min(configured, minRPS), then capped by an advertised ceiling.
 func effectiveRPS(configured, pct, ceiling, minRPS float64) float64 {
 	if configured <= 0 || math.IsInf(configured, 1) {
@@ -209,7 +210,7 @@ func effectiveRPS(configured, pct, ceiling, minRPS float64) float64 {
 		}
 		return configured
 	}
-	eff := configured * (1 - pct/100)
+	eff := configured * (100 - pct) / 100
 	floor := math.Min(configured, minRPS)
 	if eff < floor {
 		eff = floor

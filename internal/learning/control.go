@@ -128,7 +128,7 @@ func (hs *hostState) controlled() bool {
 }
 
 // learned is configured × (1 − pct/100) before the floor and the ceiling.
-func (hs *hostState) learned() float64 { return hs.configured * (1 - hs.pct/100) }
+func (hs *hostState) learned() float64 { return hs.configured * (100 - hs.pct) / 100 }
 
 func (hs *hostState) effective(cfg *Config) float64 {
 	return effectiveRPS(hs.configured, hs.pct, hs.ceiling, cfg.MinRPS)
@@ -141,7 +141,7 @@ func (hs *hostState) setConfigured(c float64) {
 	if hs.configured > 0 && !math.IsInf(hs.configured, 1) && c > 0 && !math.IsInf(c, 1) && c != hs.configured && hs.pct > 0 {
 		abs := hs.learned()
 		hs.pct = roundPct(clampPct(100*(1-abs/c), 100))
-		hs.anchorRate = c * (1 - hs.pct/100)
+		hs.anchorRate = c * (100 - hs.pct) / 100
 	}
 	hs.configured = c
 }

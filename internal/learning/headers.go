@@ -100,35 +100,37 @@ func ParseRateLimitHeaders(h http.Header, now time.Time) RateInfo {
 		})
 	}
 	if v := headerValue(h, "Ratelimit"); v != "" {
+		// draft-07 used one dictionary: limit=100, remaining=50, reset=30.
+		var dRem, dReset float64
+		var dHasRem, dHasReset bool
 		forEachMember(v, func(item string, params string) {
-			var (
-				rem, t       float64
-				hasR, hasT   bool
-				dictionaryKV bool
-			)
-			// draft-07 used a dictionary: limit=100, remaining=50, reset=30.
 			if k, val, ok := strings.Cut(item, "="); ok {
-				dictionaryKV = true
 				n, okN := parseNumber(val)
 				switch strings.TrimSpace(k) {
 				case "remaining":
-					rem, hasR = n, okN
+					dRem, dHasRem = n, okN
 				case "reset":
-					t, hasT = n, okN
+					dReset, dHasReset = n, okN
 				case "limit":
-					offer(n)
+					if okN {
+						offer(n)
+					}
 				}
+				return
 			}
-			if !dictionaryKV {
-				rem, hasR = paramNumber(params, "r")
-				t, hasT = paramNumber(params, "t")
-			}
+			rem, hasR := paramNumber(params, "r")
+			t, hasT := paramNumber(params, "t")
 			var reset time.Time
 			if hasT {
 				reset = now.Add(secondsToDuration(t))
 			}
 			offerState(toInt(rem), hasR, reset, hasT)
 		})
+		var reset time.Time
+		if dHasReset {
+			reset = now.Add(secondsToDuration(dReset))
+		}
+		offerState(toInt(dRem), dHasRem, reset, dHasReset)
 	}
 
 	// Older drafts and the X- spellings: one family per index.
@@ -167,7 +169,10 @@ func ParseRateLimitHeaders(h http.Header, now time.Time) RateInfo {
 			rem, hasRem = parseNumber(firstMember(remStr))
 		}
 		if rsetStr != "" {
-			reset, hasReset = parseReset(firstMember(rsetStr), now)
+			// An HTTP-date holds a comma, so try the whole value before its first member.
+			if reset, hasReset = parseReset(rsetStr, now); !hasReset {
+				reset, hasReset = parseReset(firstMember(rsetStr), now)
+			}
 		}
 		offerState(toInt(rem), hasRem, reset, hasReset)
 	}
@@ -203,7 +208,10 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		if err != nil {
 			return 0, false
 		}
-		return min(time.Duration(n)*time.Second, maxDelta), true
+		if n > int64(maxDelta/time.Second) {
+			return maxDelta, true
+		}
+		return time.Duration(n) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {

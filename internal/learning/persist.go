@@ -183,7 +183,7 @@ func (hs *hostState) load(cfg *Config, b ProviderBehavior, now time.Time) {
 			hs.configured = b.ConfiguredRPS
 		} else if b.ConfiguredRPS > 0 && b.AppliedReductionPct > 0 && b.ConfiguredRPS != hs.configured {
 			// Keep the learned absolute rate under a new configured rate.
-			abs := b.ConfiguredRPS * (1 - b.AppliedReductionPct/100)
+			abs := b.ConfiguredRPS * (100 - b.AppliedReductionPct) / 100
 			b.AppliedReductionPct = roundPct(clampPct(100*(1-abs/hs.configured), cfg.MaxReductionPct))
 		}
 		hs.pct = b.AppliedReductionPct
