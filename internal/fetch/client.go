@@ -475,6 +475,15 @@ type transport struct {
 	base http.RoundTripper
 }
 
+// CloseIdleConnections closes the base transport's idle connections. http.Client
+// only forwards CloseIdleConnections to a transport that has the method, so without
+// it Client.CloseIdleConnections would do nothing.
+func (t *transport) CloseIdleConnections() {
+	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.c
 	h := c.reg.get(req.URL.Host)

@@ -3,11 +3,14 @@ package fetch
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/policy"
@@ -62,5 +65,45 @@ func TestTenRedirectsAreFollowed(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Request.URL.Query().Get("hop") != "10" {
 		t.Errorf("status %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+}
+
+// CloseIdleConnections really closes the pooled connections (found by the CLI's file
+// descriptor test: the wrapping transport did not forward the call, so every run left
+// its keep-alive sockets and their goroutines open until the server hung up).
+func TestCloseIdleConnectionsClosesPooledConnections(t *testing.T) {
+	var open atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := newTestClient(t, policy.NewLegacy(policy.DefaultConfig()), clock.NewFake(start()), fastLimit)
+	for range 3 {
+		resp, err := c.Get(context.Background(), policy.Download, srv.URL+"/x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if open.Load() == 0 {
+		t.Fatal("no keep-alive connection to close; the test proves nothing")
+	}
+	c.CloseIdleConnections()
+	deadline := time.Now().Add(2 * time.Second)
+	for open.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := open.Load(); n != 0 {
+		t.Errorf("%d connections still open after CloseIdleConnections", n)
 	}
 }
