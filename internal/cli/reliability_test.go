@@ -580,3 +580,74 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// fdTargets describes the open descriptors, for a failure message.
+func fdTargets() map[string]int {
+	out := map[string]int{}
+	ents, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err != nil {
+			continue
+		}
+		if i := strings.IndexByte(target, ':'); i > 0 && !strings.HasPrefix(target, "/") {
+			target = target[:i] // socket:[123] → socket
+		}
+		out[target]++
+	}
+	return out
+}
+
+// countFDs counts this process's open file descriptors.
+func countFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+// A whole in-process run (learning on, so its file and lock are opened too) gives
+// back every file descriptor: files, the manifest, OUT's lock, response bodies and
+// connections.
+func TestRunReleasesFileDescriptors(t *testing.T) {
+	w := newWorld(t)
+	getenv := w.env(t, nil)
+	learn := filepath.Join(t.TempDir(), "learning.json")
+	args := func(out string) []string {
+		return []string{"run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--quiet",
+			"--enable-provider-learning", "--provider-learning-path", learn}
+	}
+	if r := runMain(t, w, getenv, args(filepath.Join(t.TempDir(), "warm"))...); r.code != ExitOK {
+		t.Fatalf("warm-up run: exit %d\n%s", r.code, r.stderr)
+	}
+	settle := func(limit int) int {
+		// The test's own servers close their side of a connection a moment after the
+		// client has.
+		deadline := time.Now().Add(3 * time.Second)
+		n := countFDs(t)
+		for n > limit && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			n = countFDs(t)
+		}
+		return n
+	}
+	before := countFDs(t)
+	for i := 0; i < 40; i++ { // until the warm-up's connections are gone
+		time.Sleep(25 * time.Millisecond)
+		n := countFDs(t)
+		if n == before {
+			break
+		}
+		before = n
+	}
+	for i := range 3 {
+		if r := runMain(t, w, getenv, args(filepath.Join(t.TempDir(), "out"+strconv.Itoa(i)))...); r.code != ExitOK {
+			t.Fatalf("run %d: exit %d\n%s", i, r.code, r.stderr)
+		}
+	}
+	if after := settle(before); after > before {
+		t.Errorf("open file descriptors: %d before three runs, %d after: %v", before, after, fdTargets())
+	}
+}
