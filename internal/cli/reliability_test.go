@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/manifest"
 )
@@ -642,6 +644,8 @@ func TestRunReleasesFileDescriptors(t *testing.T) {
 		}
 		before = n
 	}
+	// No goroutine of the runs may outlive them either (a pooled connection has two).
+	ignore := goleak.IgnoreCurrent()
 	for i := range 3 {
 		if r := runMain(t, w, getenv, args(filepath.Join(t.TempDir(), "out"+strconv.Itoa(i)))...); r.code != ExitOK {
 			t.Fatalf("run %d: exit %d\n%s", i, r.code, r.stderr)
@@ -650,4 +654,5 @@ func TestRunReleasesFileDescriptors(t *testing.T) {
 	if after := settle(before); after > before {
 		t.Errorf("open file descriptors: %d before three runs, %d after: %v", before, after, fdTargets())
 	}
+	goleak.VerifyNone(t, ignore)
 }
