@@ -33,8 +33,8 @@ type ProviderBehavior struct {
 	AppliedReductionPct float64    `json:"applied_reduction_pct"`
 	ConfiguredRPS       float64    `json:"configured_rps"`
 	EffectiveRPS        float64    `json:"effective_rps"`
-	CeilingRPS          float64    `json:"ceiling_rps,omitempty"` // advertised by rate-limit headers
-	LastGoodRPS         float64    `json:"last_good_rps,omitempty"`
+	CeilingRPS          float64    `json:"ceiling_rps,omitempty"`   // advertised by rate-limit headers
+	LastGoodRPS         float64    `json:"last_good_rps,omitempty"` // the plateau recovery climbs back to, while a reduction is in force
 	Last429At           *time.Time `json:"last_429_at,omitempty"`
 	UpdatedAt           time.Time  `json:"updated_at"`
 	QuotaResetAt        *time.Time `json:"quota_reset_at,omitempty"`

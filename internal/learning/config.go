@@ -29,20 +29,22 @@ type Config struct {
 	// counts: events older than about one Window weigh little.
 	Window time.Duration
 	// WindowMinRequests is how many (decayed) responses the window must hold before its
-	// 429 share is trusted.
+	// 429 share is trusted. The window also needs two 429s since the last reduction.
 	WindowMinRequests int
 	// Window429Share is the 429 share of the window above which a 429 reduces the rate
-	// to Beta × the host's measured accepted rate.
+	// to Beta × the host's estimated capacity (between the accepted rate it measured and
+	// the rate we were sending at).
 	Window429Share float64
 	// Beta is the multiplicative decrease of the windowed trigger (AWS adaptive retry
 	// uses 0.7).
 	Beta float64
-	// RecoveryInterval is the length of one clean (429-free) recovery interval. During
-	// the first one after a push-back the rate climbs back to the last good rate along a
-	// cubic curve; each further clean interval adds RecoveryStepPct points.
+	// RecoveryInterval is the length of one clean (429-free) interval. During the first
+	// one after a reduction the rate climbs back to the last good rate along a concave
+	// cubic; after it, it probes above that rate along a convex cubic.
 	RecoveryInterval time.Duration
-	// RecoveryStepPct is the additive probe above the last good rate per clean
-	// RecoveryInterval, in percentage points of the configured rate.
+	// RecoveryStepPct caps the probe above the last good rate, in percentage points of
+	// the configured rate per clean RecoveryInterval; it is also the additive step when
+	// no last good rate is known.
 	RecoveryStepPct float64
 	// ForgetAfter is how long a persisted reduction takes to relax fully back to the
 	// configured rate while nothing refreshes it.
@@ -62,7 +64,7 @@ func DefaultConfig() Config {
 		Tiers:             []Tier{{Threshold: 3, StepPct: 10}, {Threshold: 5, StepPct: 20}, {Threshold: 10, StepPct: 30}},
 		Window:            60 * time.Second,
 		WindowMinRequests: 10,
-		Window429Share:    0.02,
+		Window429Share:    0.05,
 		Beta:              0.7,
 		RecoveryInterval:  30 * time.Second,
 		RecoveryStepPct:   10,
@@ -92,8 +94,8 @@ func (c Config) Validate() error {
 		return bad("window", "must be > 0, got %v", c.Window)
 	case c.WindowMinRequests < 1:
 		return bad("window_min_requests", "must be >= 1, got %d", c.WindowMinRequests)
-	case !finite(c.Window429Share) || c.Window429Share <= 0 || c.Window429Share >= 1:
-		return bad("window_429_share", "must be in (0, 1), got %v", c.Window429Share)
+	case !finite(c.Window429Share) || c.Window429Share <= 0 || c.Window429Share > 1:
+		return bad("window_429_share", "must be in (0, 1], got %v", c.Window429Share)
 	case !finite(c.Beta) || c.Beta <= 0 || c.Beta >= 1:
 		return bad("beta", "must be in (0, 1), got %v", c.Beta)
 	case c.RecoveryInterval <= 0:

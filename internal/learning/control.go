@@ -136,11 +136,11 @@ func (hs *hostState) effective(cfg *Config) float64 {
 
 // setConfigured changes the configured rate, keeping the learned absolute rate: a
 // reduction learned against 25 rps that allowed 10 rps still allows 10 rps (0 %
-// reduction) when the user now configures 8.
-func (hs *hostState) setConfigured(c float64) {
+// reduction) when the user now configures 8. The cap still bounds the reduction.
+func (hs *hostState) setConfigured(c, maxPct float64) {
 	if hs.configured > 0 && !math.IsInf(hs.configured, 1) && c > 0 && !math.IsInf(c, 1) && c != hs.configured && hs.pct > 0 {
 		abs := hs.learned()
-		hs.pct = roundPct(clampPct(100*(1-abs/c), 100))
+		hs.pct = roundPct(clampPct(100*(1-abs/c), maxPct))
 		hs.anchorRate = c * (100 - hs.pct) / 100
 	}
 	hs.configured = c

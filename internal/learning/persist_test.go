@@ -167,7 +167,8 @@ func TestRelaxedLastGoodRate(t *testing.T) {
 // allowed 10 rps still allows 10 rps when the user now configures 20 (50 %), and
 // nothing when the new configured rate is below what was learned.
 func TestNewConfiguredRateKeepsTheLearnedRate(t *testing.T) {
-	for _, tc := range []struct{ configured, wantEff, wantPct float64 }{{20, 10, 50}, {8, 8, 0}, {25, 10, 60}} {
+	// At 100 configured, keeping 10 rps would need 90 %: the 80 % cap gives 20 rps.
+	for _, tc := range []struct{ configured, wantEff, wantPct float64 }{{20, 10, 50}, {8, 8, 0}, {25, 10, 60}, {100, 20, 80}} {
 		path := filepath.Join(t.TempDir(), "learning.json")
 		file := &File{SchemaVersion: 1, UpdatedAt: t0, Providers: map[string]ProviderBehavior{
 			"web@pub.example": {AppliedReductionPct: 60, ConfiguredRPS: 25, EffectiveRPS: 10, UpdatedAt: t0, Status: StatusRecovering},

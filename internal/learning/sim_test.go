@@ -301,8 +301,8 @@ func TestBenchmarkTargetSimulated(t *testing.T) {
 		{simParams{capacity: 10, burst: 10, retryAfter: 2 * time.Second}, 0.9},
 		// A host whose own burst is tiny: every over-shoot is punished with a pause
 		// at once, so the accepted rate understates its capacity and the learner
-		// settles lower. The 429 targets still hold.
-		{simParams{capacity: 10, burst: 2, retryAfter: time.Second}, 0.75},
+		// may settle lower. The 429 targets still hold.
+		{simParams{capacity: 10, burst: 2, retryAfter: time.Second}, 0.85},
 	} {
 		p := sc.simParams
 		p.workers, p.files, p.latency, p.clientBurst = 8, max(300, int(30*p.capacity)), 50*time.Millisecond, 2

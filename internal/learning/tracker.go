@@ -115,7 +115,7 @@ func (t *Tracker) Register(provider, host string, configuredRPS float64, burst i
 	defer hs.mu.Unlock()
 	hs.active = true
 	hs.createdUnregistered = false
-	hs.setConfigured(configuredRPS)
+	hs.setConfigured(configuredRPS, t.cfg.MaxReductionPct)
 	hs.burst = burst
 	hs.lim = lim
 	hs.refresh(&t.cfg, now, t.log)
