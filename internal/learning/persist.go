@@ -243,7 +243,7 @@ func sanitize(b ProviderBehavior, cfg *Config) ProviderBehavior {
 func (t *Tracker) moveAside(path string, now time.Time) (string, error) {
 	t.saveMu.Lock()
 	defer t.saveMu.Unlock()
-	return moveAsideLocked(path, now, &t.corruptAt)
+	return moveAsideLocked(path, now, &t.asideSeq)
 }
 
 func moveAsideLocked(path string, now time.Time, seq *int) (string, error) {
@@ -324,7 +324,7 @@ func (t *Tracker) Save() error {
 	err := withFileLock(path, func() error {
 		file, err := Load(path)
 		if errors.Is(err, ErrCorrupt) {
-			aside, mvErr := moveAsideLocked(path, now, &t.corruptAt)
+			aside, mvErr := moveAsideLocked(path, now, &t.asideSeq)
 			if mvErr != nil {
 				return fmt.Errorf("%w (and moving it aside failed: %v)", err, mvErr)
 			}

@@ -52,11 +52,11 @@ type Tracker struct {
 
 	gen atomic.Uint64 // bumped on every change; Save records the generation it wrote
 
-	saveMu    sync.Mutex // serialises Save
-	savedGen  uint64     // guarded by saveMu
-	lastSave  time.Time  // guarded by saveMu
-	hasSaved  bool       // guarded by saveMu
-	corruptAt int        // guarded by saveMu: distinguishes aside names created within one second
+	saveMu   sync.Mutex // serialises Save
+	savedGen uint64     // guarded by saveMu
+	lastSave time.Time  // guarded by saveMu
+	hasSaved bool       // guarded by saveMu
+	asideSeq int        // guarded by saveMu: tells apart aside names made within one second
 }
 
 // NewTracker returns an empty tracker. cfg should be valid (see Config.Validate); clk
