@@ -205,3 +205,24 @@ func TestProviderLearningStatusEmptyAndReset(t *testing.T) {
 		t.Errorf("entries left after reset --yes: %s", r.stdout)
 	}
 }
+
+func TestProviderLearningStatusShowsRelaxedRates(t *testing.T) {
+	w := newWorld(t) // fake clock at 2026-05-01T12:00Z
+	state := filepath.Join(t.TempDir(), "l.json")
+	getenv := w.env(t, map[string]string{"DOCSTOKG_PROVIDER_LEARNING_PATH": state})
+	// Learned 40 % three and a half days ago; forget_after is 7 days: half relaxed.
+	os.WriteFile(state, []byte(`{"schema_version":1,"updated_at":"2026-04-28T00:00:00Z","providers":{"web@a.example":{"provider":"web","host":"a.example","configured_rps":10,"effective_rps":6,"applied_reduction_pct":40,"status":"reducing","updated_at":"2026-04-28T00:00:00Z"}}}`), 0o644)
+	r := runMain(t, w, getenv, "provider-learning-status", "--json")
+	var doc struct {
+		Providers []struct {
+			AppliedReductionPct float64 `json:"applied_reduction_pct"`
+			EffectiveRPS        float64 `json:"effective_rps"`
+		} `json:"providers"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Providers) != 1 {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if p := doc.Providers[0]; p.AppliedReductionPct != 20 || p.EffectiveRPS != 8 {
+		t.Errorf("shown reduction %.2f%% at %.2f rps; want 20%% at 8 rps (half of 40%% relaxed)", p.AppliedReductionPct, p.EffectiveRPS)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +19,9 @@ type StatusOptions struct {
 	Reset    string // "" = no reset; resetAll = every entry; else one key
 	Yes      bool
 	Path     string
+	// Learning relaxes stored reductions by the time passed (learning.forget_after),
+	// so the table shows the rates the next run starts from.
+	Learning learning.Config
 }
 
 const resetAll = "\x00all"
@@ -43,6 +45,7 @@ the time since the last 429. --reset forgets one entry (provider@host) or all of
 				return err
 			}
 			opts.Path = cfg.ProviderLearningPath
+			opts.Learning = learningConfig(cfg)
 			if opts.Path == "" {
 				return usagef("provider_learning_path is not set and neither XDG_STATE_HOME nor HOME is available")
 			}
@@ -70,28 +73,18 @@ func statusRun(st *State, o *StatusOptions) error {
 	if err != nil {
 		return fmt.Errorf("provider learning file %s: %w", o.Path, err)
 	}
-	rows := fileRows(file)
+	now := st.Clock.Now()
+	rows := file.Rows()
+	for i := range rows {
+		rows[i] = learning.Relaxed(rows[i], o.Learning, now)
+	}
 	if o.Provider != "" {
 		rows = learning.FilterRows(rows, o.Provider)
 	}
-	now := st.Clock.Now()
 	if o.JSON {
 		return learning.RenderJSON(st.Stdout, rows, now)
 	}
 	return learning.RenderTable(st.Stdout, rows, now)
-}
-
-func fileRows(f *learning.File) []learning.ProviderBehavior {
-	keys := make([]string, 0, len(f.Providers))
-	for k := range f.Providers {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	rows := make([]learning.ProviderBehavior, 0, len(keys))
-	for _, k := range keys {
-		rows = append(rows, f.Providers[k])
-	}
-	return rows
 }
 
 func statusReset(st *State, o *StatusOptions) error {

@@ -285,7 +285,7 @@ func Defaults() Config {
 			MinRPS:            0.05,
 			Tiers:             []Tier{{Threshold: 3, StepPct: 10}, {Threshold: 5, StepPct: 20}, {Threshold: 10, StepPct: 30}},
 			Window:            60 * time.Second,
-			WindowMinRequests: 20,
+			WindowMinRequests: 10,
 			Window429Share:    0.05,
 			Beta:              0.7,
 			RecoveryInterval:  30 * time.Second,

@@ -382,3 +382,21 @@ func TestManifestFetchPausesWithoutUsingAttempts(t *testing.T) {
 		t.Errorf("calls = %d, want 8", calls.Load())
 	}
 }
+
+func TestLimiterRiseDoesNotWakeWaiters(t *testing.T) {
+	h := newHost("h", "web", HostLimit{RPS: 1, Burst: 1, Concurrency: 1})
+	_, _, before := h.gate()
+	h.SetLimitAt(start(), rate.Limit(5))
+	h.SetBurstAt(start(), 3)
+	select {
+	case <-before:
+		t.Error("a rise woke waiters")
+	default:
+	}
+	h.SetLimitAt(start(), rate.Limit(2))
+	select {
+	case <-before:
+	default:
+		t.Error("a drop did not wake waiters")
+	}
+}

@@ -54,17 +54,26 @@ func newHost(name, provider string, l HostLimit) *host {
 	}
 }
 
-// SetLimitAt changes the rate at once and wakes every request waiting on the old rate so
-// that it re-reserves at the new one. It satisfies learning.Limiter.
+// SetLimitAt changes the rate at once. When it drops, every request waiting on the old
+// rate is woken to re-reserve at the new one, so none slips through at the old rate.
+// A rise wakes nobody: waiters keep their earlier (later-than-needed) slots, which is
+// polite, and cancelling queued reservations returns few tokens, so re-queueing on
+// every rise would cost throughput. It satisfies learning.Limiter.
 func (h *host) SetLimitAt(t time.Time, l rate.Limit) {
+	old := h.lim.Limit()
 	h.lim.SetLimitAt(t, l)
-	h.signal()
+	if l < old {
+		h.signal()
+	}
 }
 
 // SetBurstAt changes the burst at once; see SetLimitAt.
 func (h *host) SetBurstAt(t time.Time, b int) {
+	old := h.lim.Burst()
 	h.lim.SetBurstAt(t, b)
-	h.signal()
+	if b < old {
+		h.signal()
+	}
 }
 
 func (h *host) signal() {
