@@ -181,6 +181,9 @@ func newWorld(t *testing.T) *world {
 	w.works[1]["open_access"] = map[string]any{"is_oa": true}
 	w.openalex = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.note("openalex", r)
+		if r.URL.Path == "/works" && w.handleSpecial("openalex", rw, r) {
+			return
+		}
 		w.mu.Lock()
 		w.oaQueries = append(w.oaQueries, r.URL.RawQuery)
 		w.mu.Unlock()
@@ -479,5 +482,31 @@ func TestInputMaxWorksStopsCleanly(t *testing.T) {
 	}
 	if n := w.count("openalex", "/works/W4") + w.count("openalex", "/works/W8"); n != 0 {
 		t.Errorf("looked up %d works past --max-works", n)
+	}
+}
+
+func TestOpenAlexQuotaStopsDiscoveryWithExit3(t *testing.T) {
+	w := newWorld(t)
+	pages := 0
+	w.special["openalex /works"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+		pages++
+		if pages == 1 {
+			return false
+		}
+		rw.Header().Set("Retry-After", "21600") // the daily budget is spent: six hours
+		rw.WriteHeader(http.StatusTooManyRequests)
+		return true
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	res := runMain(t, w, w.env(t, map[string]string{"DOCSTOKG_ENABLE_CONTEXTUAL_RETRY": "1"}),
+		"run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--json")
+	if res.code != ExitIncomplete {
+		t.Fatalf("exit %d, want 3\n%s", res.code, res.stderr)
+	}
+	if got := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), ""); len(got) != 3 {
+		t.Errorf("%d works processed, want the first page's 3", len(got))
+	}
+	if !strings.Contains(res.stderr, "discovery stopped") || !strings.Contains(res.stdout, "discovery_error") {
+		t.Errorf("quota stop not reported:\n%s\n%s", res.stderr, res.stdout)
 	}
 }

@@ -198,6 +198,14 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	if ctx.Err() != nil {
 		return sum, errors.Join(ctx.Err(), cerr)
 	}
+	if discErr != nil && rateLimitedHost(discErr) != "" {
+		// OpenAlex asked us to stop (a spent daily budget, a long Retry-After): the works
+		// found so far were processed and the next run goes on, so this is an
+		// incomplete run (exit 3), not a failure.
+		r.log.Warn("discovery stopped: OpenAlex is rate limiting or out of quota; the next run continues",
+			"err", redact.Text(discErr.Error()))
+		return sum, cerr
+	}
 	if discErr != nil {
 		return sum, errors.Join(fmt.Errorf("discovery: %w", discErr), cerr)
 	}
