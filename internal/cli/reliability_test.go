@@ -656,3 +656,41 @@ func TestRunReleasesFileDescriptors(t *testing.T) {
 	}
 	goleak.VerifyNone(t, ignore)
 }
+
+// An OpenAlex page that never decodes ends discovery with a clear error (exit 1 and
+// discovery_error in the summary), after a bounded number of re-fetches; the works
+// discovered before it still get their one manifest record each.
+func TestDiscoveryMalformedForever(t *testing.T) {
+	fw := newFaultWorld(t)
+	fw.malformedForever = true
+	out := filepath.Join(t.TempDir(), "out")
+	res := runMain(t, &world{clk: fw.clk}, fw.env(t, nil), "run", "--topic", "faults", "--mailto", "me@example.org",
+		"--out", out, "--workers", "4", "--json")
+	if res.code != ExitError {
+		t.Fatalf("exit %d, want %d\n%s", res.code, ExitError, res.stderr)
+	}
+	var sum struct {
+		RunID          string `json:"run_id"`
+		DiscoveryError string `json:"discovery_error"`
+	}
+	data, _ := os.ReadFile(filepath.Join(out, "manifest.summary.json"))
+	if err := json.Unmarshal(data, &sum); err != nil || !strings.Contains(sum.DiscoveryError, "page 2") {
+		t.Errorf("summary discovery_error %q (%v), want one naming page 2", sum.DiscoveryError, err)
+	}
+	if !strings.Contains(res.stderr, "contentdl: discovery") {
+		t.Errorf("no error line naming discovery:\n%s", res.stderr)
+	}
+	if n := fw.count("openalex", "page "+strconv.Itoa(fw.malPage)); n != 3 {
+		t.Errorf("the malformed page was fetched %d times, want 3 (once and two re-fetches)", n)
+	}
+	got := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), sum.RunID)
+	for _, w := range fw.works[:faultPerPage] {
+		if r, ok := got[w.id]; !ok || r.Classification != manifest.ClassPDF {
+			t.Errorf("%s (page 1): %q, want saved", w.id, r.Classification)
+		}
+	}
+	if len(got) != faultPerPage {
+		t.Errorf("%d works recorded, want the %d of page 1", len(got), faultPerPage)
+	}
+	checkOutput(t, out, readManifest(t, filepath.Join(out, "manifest.jsonl")))
+}
