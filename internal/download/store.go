@@ -71,7 +71,7 @@ func safeID(id string) string {
 	var b strings.Builder
 	changed := false
 	for _, r := range id {
-		if r >= utf8.RuneSelf || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
+		if r >= utf8.RuneSelf || (!unicode.IsLetter(r) && !unicode.IsDigit(r)) {
 			changed = true
 			continue
 		}
