@@ -1,0 +1,177 @@
+// Command benchsuite runs contentdl's benchmark suite (see package
+// github.com/docstokg/contentdl/bench/suite) and writes bench/RESULTS.md and
+// bench/learning.png. `make bench` builds contentdl and runs it from the module root:
+//
+//	benchsuite --contentdl bin/contentdl [--results bench/RESULTS.md] [--chart bench/learning.png]
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/docstokg/contentdl/bench/suite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type options struct {
+	contentdl, curl, goCmd, scenarios string
+	results, chart, workDir           string
+	reps, overheadPairs               int
+	benchTime                         string
+	noTmpfs, keep                     bool
+}
+
+// Main runs the suite and returns the exit code: 0 when it ran (whether or not every
+// target was met; RESULTS.md says), 1 when it could not run, 2 for bad flags.
+func Main(ctx context.Context, args []string, stderr io.Writer) int {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	o, ok := parseFlags(args, stderr)
+	if !ok {
+		return 2
+	}
+	if err := run(ctx, o, log); err != nil {
+		log.Error("benchsuite: " + err.Error())
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, bool) {
+	var o options
+	fs := flag.NewFlagSet("benchsuite", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.contentdl, "contentdl", "bin/contentdl", "contentdl `binary` under test")
+	fs.StringVar(&o.curl, "curl", "", "curl `binary` to compare with (default: curl on PATH; \"none\" skips the comparison)")
+	fs.StringVar(&o.goCmd, "go", "go", "go `command` for the microbenchmarks (\"none\" skips them)")
+	fs.StringVar(&o.scenarios, "scenarios", "testdata/scenarios", "`folder` with learning.yaml and throughput.yaml")
+	fs.StringVar(&o.results, "results", "bench/RESULTS.md", "results `file` to write")
+	fs.StringVar(&o.chart, "chart", "bench/learning.png", "learning chart `file` to write (PNG)")
+	fs.StringVar(&o.workDir, "workdir", "", "scratch `folder` on disk (default: a new temporary folder, removed afterwards)")
+	fs.IntVar(&o.reps, "reps", 3, "repetitions of each throughput comparison")
+	fs.IntVar(&o.overheadPairs, "overhead-pairs", 5, "gates-off/gates-on pairs in the overhead part")
+	fs.StringVar(&o.benchTime, "benchtime", "1s", "go test -benchtime of the microbenchmarks")
+	fs.BoolVar(&o.noTmpfs, "no-tmpfs", false, "skip the runs on tmpfs (/dev/shm)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the scratch folders (logs, configs, learning files)")
+	if err := fs.Parse(args); err != nil {
+		return o, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "benchsuite: unexpected arguments %q\n", fs.Args())
+		return o, false
+	}
+	return o, true
+}
+
+func run(ctx context.Context, o options, log *slog.Logger) error {
+	opts := suite.Options{Scenarios: o.scenarios, Reps: o.reps, OverheadPairs: o.overheadPairs,
+		BenchTime: o.benchTime, Logger: log}
+	var err error
+	if opts.ModuleDir, err = os.Getwd(); err != nil {
+		return err
+	}
+	if opts.Contentdl, err = filepath.Abs(o.contentdl); err != nil {
+		return err
+	}
+	if _, err := os.Stat(opts.Contentdl); err != nil {
+		return fmt.Errorf("--contentdl: %w (run `make build` first)", err)
+	}
+	switch o.curl {
+	case "none":
+	case "":
+		if p, err := exec.LookPath("curl"); err == nil {
+			opts.Curl = p
+		} else {
+			log.Warn("curl not found; the throughput comparison is skipped")
+		}
+	default:
+		opts.Curl = o.curl
+	}
+	if o.goCmd != "none" {
+		opts.Go = o.goCmd
+	}
+
+	opts.WorkDir = o.workDir
+	if opts.WorkDir == "" {
+		if opts.WorkDir, err = os.MkdirTemp("", "contentdl-bench-"); err != nil {
+			return err
+		}
+		if !o.keep {
+			defer os.RemoveAll(opts.WorkDir)
+		}
+	}
+	if !o.noTmpfs {
+		// Two throughput outputs (contentdl's, then curl's) exist at most at once.
+		if opts.FastDir = suite.TmpfsDir(2 << 30); opts.FastDir == "" {
+			log.Warn("no tmpfs with 2 GiB free at /dev/shm; the tmpfs runs are skipped")
+		} else if !o.keep {
+			defer os.RemoveAll(opts.FastDir)
+		}
+	}
+	log.Info("benchsuite: starting", "contentdl", opts.Contentdl, "curl", opts.Curl, "workdir", opts.WorkDir, "tmpfs", opts.FastDir)
+
+	res, err := suite.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	var png bytes.Buffer
+	if err := suite.WriteChart(&png, res.Learning); err != nil {
+		return err
+	}
+	if err := writeAtomic(o.chart, png.Bytes()); err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(filepath.Dir(o.results), o.chart)
+	if err != nil {
+		rel = o.chart
+	}
+	var md bytes.Buffer
+	if err := suite.WriteMarkdown(&md, res, filepath.ToSlash(rel)); err != nil {
+		return err
+	}
+	if err := writeAtomic(o.results, md.Bytes()); err != nil {
+		return err
+	}
+	missed := 0
+	for _, c := range res.Checks() {
+		if !c.Met {
+			missed++
+			log.Warn("target missed", "target", c.Target, "measured", c.Measured)
+		}
+	}
+	log.Info("benchsuite: done", "results", o.results, "chart", o.chart, "elapsed", res.Elapsed.Round(1e9), "targets_missed", missed)
+	return nil
+}
+
+// writeAtomic writes data to path through a temporary file and a rename.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package suite
+
+import "os"
+
+// maxRSS is not reported on this platform.
+func maxRSS(*os.ProcessState) int64 { return 0 }

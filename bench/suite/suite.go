@@ -1,0 +1,140 @@
+// Package suite is contentdl's benchmark suite: it runs the contentdl binary against
+// the simulator (internal/sim) and a standard tool, measures speed, politeness,
+// learning and overhead side by side in one run, and renders bench/RESULTS.md and
+// the learning chart. `make bench` drives it through bench/cmd/benchsuite.
+//
+// The parts:
+//
+//   - Learning: one host with a hidden capacity C and a configured limit of 2.5 × C,
+//     8 workers, testdata/scenarios/learning.yaml. Modes: learning off, learning on
+//     from an empty state file, learning on from the state the previous run saved;
+//     each in two variants (capacity hidden, capacity advertised in headers).
+//   - Throughput: testdata/scenarios/throughput.yaml (2,000 files of 256 KiB on an
+//     unlimited host), contentdl at 16 workers versus curl --parallel-max 16, on disk
+//     and on tmpfs, repeated and interleaved.
+//   - Overhead: the same unlimited run with both feature gates on versus off; CPU time
+//     (user + system) from the kernel's rusage.
+//   - Microbenchmarks: `go test -bench` for the policy decision, a tracker update and
+//     rendering provider-learning-status for 1,000 providers.
+//
+// This package (with gonum.org/v1/plot for the chart) is linked only into the bench
+// tool, never into contentdl.
+package suite
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Options configure a suite run.
+type Options struct {
+	// Contentdl is the contentdl binary under test.
+	Contentdl string
+	// Curl is the curl binary to compare with; "" skips the comparison.
+	Curl string
+	// Go is the go command for the microbenchmarks; "" skips them.
+	Go string
+	// ModuleDir is the module root (for go test and git).
+	ModuleDir string
+	// Scenarios is the folder holding learning.yaml and throughput.yaml.
+	Scenarios string
+	// WorkDir is a scratch folder on disk; FastDir an optional one on tmpfs.
+	WorkDir string
+	FastDir string
+	// Reps is how many times each throughput comparison runs (default 3).
+	Reps int
+	// OverheadPairs is how many gates-off/gates-on pairs run (default 5).
+	OverheadPairs int
+	// BenchTime is go test's -benchtime (default 1s).
+	BenchTime string
+	// Logger reports progress; nil discards.
+	Logger *slog.Logger
+}
+
+// Results are every figure of one suite run.
+type Results struct {
+	Started    time.Time
+	Elapsed    time.Duration
+	Machine    Machine
+	Learning   []LearningRun
+	Throughput Throughput
+	Overhead   Overhead
+	Micro      []Micro
+}
+
+// Suite runs the benchmark parts.
+type Suite struct {
+	opts  Options
+	log   *slog.Logger
+	dests []Dest
+}
+
+// Run runs the whole suite. Every figure in the returned Results comes from this run.
+func Run(ctx context.Context, opts Options) (*Results, error) {
+	if opts.Contentdl == "" || opts.Scenarios == "" || opts.WorkDir == "" {
+		return nil, errors.New("suite: Contentdl, Scenarios and WorkDir are required")
+	}
+	if opts.Reps <= 0 {
+		opts.Reps = 3
+	}
+	if opts.OverheadPairs <= 0 {
+		opts.OverheadPairs = 5
+	}
+	if opts.BenchTime == "" {
+		opts.BenchTime = "1s"
+	}
+	s := &Suite{opts: opts, log: opts.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.dests = []Dest{{Name: "disk", Dir: opts.WorkDir}}
+	if opts.FastDir != "" {
+		s.dests = append(s.dests, Dest{Name: "tmpfs", Dir: opts.FastDir})
+	}
+
+	res := &Results{Started: time.Now()}
+	res.Machine = s.machine(ctx)
+	var err error
+	if res.Learning, err = s.runLearning(ctx); err != nil {
+		return nil, err
+	}
+	w, err := s.startUnlimited(opts.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	defer w.sim.Close()
+	if res.Throughput, err = s.runThroughput(ctx, w); err != nil {
+		return nil, err
+	}
+	if res.Overhead, err = s.runOverhead(ctx, w); err != nil {
+		return nil, err
+	}
+	if err := w.sim.Close(); err != nil {
+		return nil, err
+	}
+	if opts.Go != "" {
+		s.log.Info("microbenchmarks", "packages", MicroPackages, "benchtime", opts.BenchTime)
+		if res.Micro, err = s.runMicro(ctx); err != nil {
+			return nil, err
+		}
+	}
+	res.Elapsed = time.Since(res.Started)
+	return res, nil
+}
+
+// TmpfsDir returns a fresh folder on tmpfs (/dev/shm) for the tmpfs runs, or "" when
+// there is none with room for need bytes. The caller removes it.
+func TmpfsDir(need int64) string {
+	const shm = "/dev/shm"
+	if st, err := os.Stat(shm); err != nil || !st.IsDir() || !hasRoom(shm, need) {
+		return ""
+	}
+	dir, err := os.MkdirTemp(shm, "contentdl-bench-")
+	if err != nil {
+		return ""
+	}
+	return dir
+}
