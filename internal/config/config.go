@@ -16,6 +16,7 @@ package config
 import (
 	"time"
 
+	"github.com/docstokg/contentdl/internal/learning"
 	"github.com/docstokg/contentdl/internal/policy"
 )
 
@@ -235,13 +236,12 @@ const MiB = 1 << 20
 
 // defaultOperations returns the contextual policy's per-operation defaults.
 func defaultOperations() map[string]OpRule {
-	return map[string]OpRule{
-		policy.Download.String():      {MaxAttempts: 6, Deadline: 60 * time.Second},
-		policy.Validate.String():      {MaxAttempts: 3},
-		policy.Resolve.String():       {MaxAttempts: 3},
-		policy.Extract.String():       {MaxAttempts: 5},
-		policy.ManifestFetch.String(): {MaxAttempts: 5},
+	d := policy.DefaultConfig()
+	m := make(map[string]OpRule, len(d.Ops))
+	for _, op := range policy.Operations() {
+		m[op.String()] = OpRule{MaxAttempts: d.Ops[op].MaxAttempts, Deadline: d.Ops[op].Deadline}
 	}
+	return m
 }
 
 // Defaults returns the built-in configuration. ProviderLearningPath is empty here;
@@ -268,10 +268,10 @@ func Defaults() Config {
 			Hosts:   []HostLimit{},
 		},
 		Retry: Retry{
-			MaxAttempts: 5,
-			BaseDelay:   time.Second,
-			MaxDelay:    30 * time.Second,
-			MaxWait:     60 * time.Second,
+			MaxAttempts: policy.DefaultMaxAttempts,
+			BaseDelay:   policy.DefaultBaseDelay,
+			MaxDelay:    policy.DefaultMaxDelay,
+			MaxWait:     policy.DefaultMaxWait,
 			DeferRounds: 2,
 			Operations:  defaultOperations(),
 		},
@@ -280,19 +280,23 @@ func Defaults() Config {
 			MaxBytes:    200 * MiB,
 			MinPDFBytes: 1024,
 		},
-		Learning: Learning{
-			MaxReductionPct:   80,
-			MinRPS:            0.05,
-			Tiers:             []Tier{{Threshold: 3, StepPct: 10}, {Threshold: 5, StepPct: 20}, {Threshold: 10, StepPct: 30}},
-			Window:            60 * time.Second,
-			WindowMinRequests: 10,
-			Window429Share:    0.05,
-			Beta:              0.7,
-			RecoveryInterval:  30 * time.Second,
-			RecoveryStepPct:   10,
-			ForgetAfter:       7 * 24 * time.Hour,
-			SaveEvery:         5 * time.Second,
-		},
+		Learning: defaultLearning(),
+	}
+}
+
+// defaultLearning takes the learning section's defaults from the learner itself, so
+// there is one source of truth for them.
+func defaultLearning() Learning {
+	d := learning.DefaultConfig()
+	tiers := make([]Tier, len(d.Tiers))
+	for i, t := range d.Tiers {
+		tiers[i] = Tier{Threshold: t.Threshold, StepPct: t.StepPct}
+	}
+	return Learning{
+		MaxReductionPct: d.MaxReductionPct, MinRPS: d.MinRPS, Tiers: tiers,
+		Window: d.Window, WindowMinRequests: d.WindowMinRequests, Window429Share: d.Window429Share, Beta: d.Beta,
+		RecoveryInterval: d.RecoveryInterval, RecoveryStepPct: d.RecoveryStepPct,
+		ForgetAfter: d.ForgetAfter, SaveEvery: d.SaveEvery,
 	}
 }
 

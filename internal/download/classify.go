@@ -5,30 +5,21 @@ import (
 	"mime"
 	"path"
 	"strings"
+
+	"github.com/docstokg/contentdl/internal/resolve"
 )
 
-// Kind is what a body turned out to be, decided by its bytes first.
-type Kind uint8
+// Kind is what a body turned out to be, decided by its bytes first. It is the same
+// type as a resolver's hint, so a hint and a verdict compare directly.
+type Kind = resolve.Kind
 
 // Kinds of body.
 const (
-	KindUnknown Kind = iota
-	KindPDF
-	KindXML
-	KindHTML
+	KindUnknown = resolve.KindUnknown
+	KindPDF     = resolve.KindPDF
+	KindXML     = resolve.KindXML
+	KindHTML    = resolve.KindHTML
 )
-
-func (k Kind) String() string {
-	switch k {
-	case KindPDF:
-		return "pdf"
-	case KindXML:
-		return "xml"
-	case KindHTML:
-		return "html"
-	}
-	return "unknown"
-}
 
 // sniffLen is how much of a body's head classification looks at.
 const sniffLen = 2048

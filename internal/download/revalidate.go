@@ -33,11 +33,11 @@ func (r *Runner) revalidate(ctx context.Context, w *openalex.Work, prev *manifes
 	}
 	start := r.d.Clock.Now()
 	rec := r.attempt(w, prev.Resolver, prev.URL, policy.Validate, start)
-	hint := resolve.KindPDF
+	hint := KindPDF
 	if prev.Classification == manifest.ClassXML || strings.HasPrefix(prev.Path, dirXML+"/") {
-		hint = resolve.KindXML
+		hint = KindXML
 	} else if strings.HasPrefix(prev.Path, dirHTML+"/") {
-		hint = resolve.KindUnknown
+		hint = KindUnknown
 	}
 	var k *kept
 	status := 0

@@ -151,35 +151,13 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	}
 
 	works := make(chan *openalex.Work, r.o.Workers*2)
-	var deferredMu sync.Mutex
-	var deferred []deferredWork
 	var discErr error
 	go func() {
 		defer close(works)
 		discErr = r.discover(ctx, works)
 	}()
 
-	var wg sync.WaitGroup
-	for range r.o.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for w := range works {
-				if ctx.Err() != nil {
-					continue // drain; discovery stops on the same signal
-				}
-				res := r.processWork(ctx, w)
-				if res.class == manifest.ClassDeferred && ctx.Err() == nil && r.o.DeferRounds > 0 {
-					deferredMu.Lock()
-					deferred = append(deferred, deferredWork{w, res})
-					deferredMu.Unlock()
-					continue
-				}
-				r.finish(w, res)
-			}
-		}()
-	}
-	wg.Wait()
+	deferred := r.process(ctx, works, true, func() bool { return ctx.Err() == nil && r.o.DeferRounds > 0 })
 	deferred = r.deferRounds(ctx, deferred)
 	for _, d := range deferred {
 		r.finish(d.w, d.res)
@@ -240,34 +218,45 @@ func (r *Runner) deferRounds(ctx context.Context, ws []deferredWork) []deferredW
 			}
 		}
 		r.log.Info("retrying deferred works", "round", round, "works", len(ready))
-		var mu sync.Mutex
-		still := later
-		jobs := make(chan *openalex.Work)
-		var wg sync.WaitGroup
-		for range r.o.Workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for w := range jobs {
-					res := r.processWork(ctx, w)
-					if res.class == manifest.ClassDeferred {
-						mu.Lock()
-						still = append(still, deferredWork{w, res})
-						mu.Unlock()
-						continue
-					}
-					r.finish(w, res)
-				}
-			}()
-		}
+		jobs := make(chan *openalex.Work, len(ready))
 		for _, w := range ready {
 			jobs <- w.w
 		}
 		close(jobs)
-		wg.Wait()
-		ws = still
+		ws = append(later, r.process(ctx, jobs, false, func() bool { return true })...)
 	}
 	return ws
+}
+
+// process runs the workers over jobs until it is closed. A work that ends deferred is
+// held for a later round when hold says so; every other work gets its manifest record.
+// With skipOnCancel, works not yet started when ctx ends are drained without a record
+// (they were never tried in this run).
+func (r *Runner) process(ctx context.Context, jobs <-chan *openalex.Work, skipOnCancel bool, hold func() bool) []deferredWork {
+	var mu sync.Mutex
+	var held []deferredWork
+	var wg sync.WaitGroup
+	for range r.o.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for w := range jobs {
+				if skipOnCancel && ctx.Err() != nil {
+					continue
+				}
+				res := r.processWork(ctx, w)
+				if res.class == manifest.ClassDeferred && hold() {
+					mu.Lock()
+					held = append(held, deferredWork{w, res})
+					mu.Unlock()
+					continue
+				}
+				r.finish(w, res)
+			}
+		}()
+	}
+	wg.Wait()
+	return held
 }
 
 // deferredWork is a work waiting for a defer round, with how it ended last.
@@ -618,7 +607,7 @@ func (r *Runner) receive(resp *http.Response, c resolve.Candidate) (*kept, error
 	case KindPDF:
 		reason = ValidatePDF(n, head.buf, tail.Bytes(), r.o.MinPDFBytes)
 	case KindHTML:
-		if c.Hint == resolve.KindPDF || c.Hint == resolve.KindXML {
+		if c.Hint == KindPDF || c.Hint == KindXML {
 			reason = "html_not_pdf"
 		} else if n == 0 {
 			reason = "empty"
