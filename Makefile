@@ -32,5 +32,16 @@ FUZZTIME ?= 10s
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
+# The benchmark suite (bench/suite): learning, throughput against curl, the gates'
+# overhead and the microbenchmarks, offline against contentdl-sim. Writes
+# bench/RESULTS.md and bench/learning.png; about 5 minutes on 2 cores.
+bench: build
+	$(GO) run ./bench/cmd/benchsuite --contentdl $(BIN)/contentdl --go $(GO) \
+		--results bench/RESULTS.md --chart bench/learning.png
+
+# contentdl against the simulator in one offline command (bench/demo.sh).
+demo: build
+	BIN=$(BIN) ./bench/demo.sh
+
 clean:
 	rm -rf $(BIN)

@@ -32,7 +32,7 @@ topic: smoke testing
 years: {from: 2020, to: 2024}
 works:
   count: 60
-  mix: {direct_pdf: 4, unpaywall_only: 1, landing_page: 1}
+  mix: {direct_pdf: 4, unpaywall_only: 1, not_found_then_unpaywall: 1}
 pdf_size: 8KiB
 politeness_grace: 10ms
 hosts:
@@ -90,7 +90,7 @@ func TestSmokePolitenessAndLearning(t *testing.T) {
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	code := cli.MainContext(ctx, []string{"run", "--config", cfgPath, "--topic", sc.Topic, "--out", filepath.Join(dir, "out"),
-		"--workers", "8", "--json", "--progress", "never", "--log-level", "warn",
+		"--workers", "8", "--mailto", "smoke@example.org", "--json", "--progress", "never", "--log-level", "warn",
 		"--enable-contextual-retry", "--enable-provider-learning", "--provider-learning-path", state,
 	}, &cli.State{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, Clock: clock.Real{}})
 	if code != cli.ExitOK {
@@ -107,8 +107,9 @@ func TestSmokePolitenessAndLearning(t *testing.T) {
 			want++
 		}
 	}
-	if sum.Saved != want || sum.Failed != 0 || sum.Deferred != 0 {
-		t.Errorf("saved %d, failed %d, deferred %d; want all %d saved", sum.Saved, sum.Failed, sum.Deferred, want)
+	if got := sum.ByClassification["pdf"]; got != want || sum.Failed != 0 || sum.Deferred != 0 {
+		t.Errorf("%d PDFs saved (classifications %v, reasons %v), %d failed, %d deferred; want all %d works with an open copy saved as PDF",
+			got, sum.ByClassification, sum.ByReason, sum.Failed, sum.Deferred, want)
 	}
 
 	st := s.Stats()
