@@ -82,7 +82,7 @@ func decodeFile(path string, data []byte) (*File, error) {
 	}
 	var file File
 	if err := json.Unmarshal(data, &file); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
 	}
 	if file.SchemaVersion != SchemaVersion {
 		return nil, fmt.Errorf("%w: %s: schema_version %d, want %d", ErrCorrupt, path, file.SchemaVersion, SchemaVersion)
@@ -110,7 +110,7 @@ func (t *Tracker) Open(path string) error {
 	if errors.Is(err, ErrCorrupt) {
 		aside, mvErr := t.moveAside(path, now)
 		if mvErr != nil {
-			return fmt.Errorf("%w (and moving it aside failed: %v)", err, mvErr)
+			return fmt.Errorf("%w (and moving it aside failed: %w)", err, mvErr)
 		}
 		t.log.Warn("provider learning file is corrupt; moved it aside and starting fresh",
 			"path", path, "moved_to", aside, "err", err)
@@ -326,7 +326,7 @@ func (t *Tracker) Save() error {
 		if errors.Is(err, ErrCorrupt) {
 			aside, mvErr := moveAsideLocked(path, now, &t.asideSeq)
 			if mvErr != nil {
-				return fmt.Errorf("%w (and moving it aside failed: %v)", err, mvErr)
+				return fmt.Errorf("%w (and moving it aside failed: %w)", err, mvErr)
 			}
 			t.log.Warn("provider learning file became corrupt; moved it aside and writing fresh",
 				"path", path, "moved_to", aside, "err", err)
