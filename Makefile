@@ -34,7 +34,7 @@ fuzz:
 
 # The benchmark suite (bench/suite): learning, throughput against curl, the gates'
 # overhead and the microbenchmarks, offline against contentdl-sim. Writes
-# bench/RESULTS.md and bench/learning.png; about 5 minutes on 2 cores.
+# bench/RESULTS.md and bench/learning.png; about 4 minutes on 2 cores.
 bench: build
 	$(GO) run ./bench/cmd/benchsuite --contentdl $(BIN)/contentdl --go $(GO) \
 		--results bench/RESULTS.md --chart bench/learning.png

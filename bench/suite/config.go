@@ -64,16 +64,6 @@ func (c *clientConfig) setHost(l hostLimit) {
 	c.RateLimits.Hosts = append(c.RateLimits.Hosts, l)
 }
 
-// limit returns the configured limit of host.
-func (c *clientConfig) limit(host string) (hostLimit, bool) {
-	for _, l := range c.RateLimits.Hosts {
-		if l.Host == host {
-			return l, true
-		}
-	}
-	return hostLimit{}, false
-}
-
 func (c clientConfig) write(path string) error {
 	data, err := yaml.Marshal(c)
 	if err != nil {

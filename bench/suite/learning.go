@@ -232,7 +232,7 @@ func (s *Suite) runVariant(ctx context.Context, v Variant, sc sim.Scenario) ([]L
 	if err != nil {
 		return nil, err
 	}
-	defer sm.Close()
+	defer func() { _ = sm.Close() }()
 	dir := filepath.Join(s.opts.WorkDir, "learning-"+v.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -266,7 +266,7 @@ func (s *Suite) runVariant(ctx context.Context, v Variant, sc sim.Scenario) ([]L
 		}
 		var stdout bytes.Buffer
 		stop := startSampler(state, "web@"+addr, t0, mode != ModeOff)
-		p, err := runProc(ctx, &stdout, filepath.Join(dir, "stderr-"+mode+".log"), s.opts.Contentdl, args...)
+		p, err := s.runProc(ctx, &stdout, filepath.Join(dir, "stderr-"+mode+".log"), s.opts.Contentdl, args...)
 		limits := stop()
 		if err != nil {
 			return nil, err
@@ -274,7 +274,7 @@ func (s *Suite) runVariant(ctx context.Context, v Variant, sc sim.Scenario) ([]L
 		r := LearningRun{Variant: v.Name, Mode: mode, Capacity: host.Capacity.RPS, Configured: host.Configured.RPS,
 			Works: sc.Works.Count, Proc: p, Limits: limits}
 		if err := json.Unmarshal(stdout.Bytes(), &r.Summary); err != nil {
-			return nil, fmt.Errorf("%s mode: contentdl exited %d without a JSON summary: %v; stderr: %s",
+			return nil, fmt.Errorf("%s mode: contentdl exited %d without a JSON summary: %w; stderr: %s",
 				mode, p.ExitCode, err, tail(filepath.Join(dir, "stderr-"+mode+".log"), 2000))
 		}
 		if p.ExitCode != 0 || r.Summary.Saved != sc.Works.Count {

@@ -142,8 +142,10 @@ func WriteMarkdown(w io.Writer, r *Results, chart string) error {
 			"includes discovery (OpenAlex paging), resolving, sniffing, validating, and an fsync plus atomic rename "+
 			"of every file and the manifest. curl is handed the %d URLs directly: `curl --parallel --parallel-max %d "+
 			"--fail -K urls.txt` (one `url`/`output` pair per file). Each pair runs back to back, %d time(s) per "+
-			"destination, alternating which goes first; CPU and peak RSS come from the kernel's rusage of each process.\n\n",
-			t.Files, t.FileSize>>10, t.Workers, unlimitedRPS, t.Workers, discoveryRPS, discoveryPerPage, t.Files, t.Workers, len(t.ForDest(t.Dests[0].Name)))
+			"destination, alternating which goes first. Wall, CPU and peak RSS come from the kernel's wait4 rusage of each "+
+			"process, taken by bench/cmd/rusage (a process that does nothing measures %.1f MB this way: the floor of the "+
+			"RSS figures).\n\n",
+			t.Files, t.FileSize>>10, t.Workers, unlimitedRPS, t.Workers, discoveryRPS, discoveryPerPage, t.Files, t.Workers, len(t.ForDest(t.Dests[0].Name)), float64(r.Floor.MaxRSS)/mb)
 		p("| Destination | Rep | contentdl wall | curl wall | Ratio | contentdl CPU | curl CPU | contentdl peak RSS | curl peak RSS |\n")
 		p("|---|---|---|---|---|---|---|---|---|\n")
 		for _, d := range t.Dests {

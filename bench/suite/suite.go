@@ -24,8 +24,11 @@ package suite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"time"
 )
 
@@ -33,6 +36,8 @@ import (
 type Options struct {
 	// Contentdl is the contentdl binary under test.
 	Contentdl string
+	// Rusage is the bench/cmd/rusage binary every child is measured through.
+	Rusage string
 	// Curl is the curl binary to compare with; "" skips the comparison.
 	Curl string
 	// Go is the go command for the microbenchmarks; "" skips them.
@@ -46,7 +51,7 @@ type Options struct {
 	FastDir string
 	// Reps is how many times each throughput comparison runs (default 3).
 	Reps int
-	// OverheadPairs is how many gates-off/gates-on pairs run (default 5).
+	// OverheadPairs is how many gates-off/gates-on pairs run (default 9).
 	OverheadPairs int
 	// BenchTime is go test's -benchtime (default 1s).
 	BenchTime string
@@ -56,9 +61,12 @@ type Options struct {
 
 // Results are every figure of one suite run.
 type Results struct {
-	Started    time.Time
-	Elapsed    time.Duration
-	Machine    Machine
+	Started time.Time
+	Elapsed time.Duration
+	Machine Machine
+	// Floor is a process that does nothing (true) measured like every other: the
+	// smallest peak RSS the measurement can report (see bench/cmd/rusage).
+	Floor      Proc
 	Learning   []LearningRun
 	Throughput Throughput
 	Overhead   Overhead
@@ -74,14 +82,14 @@ type Suite struct {
 
 // Run runs the whole suite. Every figure in the returned Results comes from this run.
 func Run(ctx context.Context, opts Options) (*Results, error) {
-	if opts.Contentdl == "" || opts.Scenarios == "" || opts.WorkDir == "" {
-		return nil, errors.New("suite: Contentdl, Scenarios and WorkDir are required")
+	if opts.Contentdl == "" || opts.Rusage == "" || opts.Scenarios == "" || opts.WorkDir == "" {
+		return nil, errors.New("suite: Contentdl, Rusage, Scenarios and WorkDir are required")
 	}
 	if opts.Reps <= 0 {
 		opts.Reps = 3
 	}
 	if opts.OverheadPairs <= 0 {
-		opts.OverheadPairs = 5
+		opts.OverheadPairs = 9
 	}
 	if opts.BenchTime == "" {
 		opts.BenchTime = "1s"
@@ -98,6 +106,9 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	res := &Results{Started: time.Now()}
 	res.Machine = s.machine(ctx)
 	var err error
+	if res.Floor, err = s.measureFloor(ctx); err != nil {
+		return nil, err
+	}
 	if res.Learning, err = s.runLearning(ctx); err != nil {
 		return nil, err
 	}
@@ -105,7 +116,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer w.sim.Close()
+	defer func() { _ = w.sim.Close() }() // Close is idempotent: the explicit call below reports errors
 	if res.Throughput, err = s.runThroughput(ctx, w); err != nil {
 		return nil, err
 	}
@@ -123,6 +134,19 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	}
 	res.Elapsed = time.Since(res.Started)
 	return res, nil
+}
+
+// measureFloor measures `true` through the rusage helper.
+func (s *Suite) measureFloor(ctx context.Context) (Proc, error) {
+	t, err := exec.LookPath("true")
+	if err != nil {
+		return Proc{}, fmt.Errorf("suite: %w", err)
+	}
+	p, err := s.runProc(ctx, nil, filepath.Join(s.opts.WorkDir, "floor.stderr.log"), t)
+	if err != nil {
+		return Proc{}, fmt.Errorf("suite: measuring the floor: %w", err)
+	}
+	return p, nil
 }
 
 // TmpfsDir returns a fresh folder on tmpfs (/dev/shm) for the tmpfs runs, or "" when

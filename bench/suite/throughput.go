@@ -118,12 +118,12 @@ func (s *Suite) startUnlimited(dir string) (*unlimitedWorld, error) {
 	cfg.setHost(hostLimit{Host: info.Hosts[0].Addr, RPS: unlimitedRPS, Burst: unlimitedBurst, Concurrency: ThroughputWorkers})
 	w.cfgPath = filepath.Join(dir, "contentdl-unlimited.yaml")
 	if err := cfg.write(w.cfgPath); err != nil {
-		sm.Close()
+		_ = sm.Close()
 		return nil, err
 	}
 	for _, wk := range sm.Works() {
 		if wk.PDFURL == "" {
-			sm.Close()
+			_ = sm.Close()
 			return nil, fmt.Errorf("throughput.yaml: work %s has no PDF; every work must be a direct PDF", wk.ID)
 		}
 		w.curlURLs = append(w.curlURLs, wk.PDFURL)
@@ -144,14 +144,17 @@ func (s *Suite) contentdlUnlimited(ctx context.Context, w *unlimitedWorld, out s
 	}
 	var stdout bytes.Buffer
 	errLog := out + ".stderr.log"
-	p, err := runProc(ctx, &stdout, errLog, s.opts.Contentdl, args...)
+	p, err := s.runProc(ctx, &stdout, errLog, s.opts.Contentdl, args...)
 	if err != nil {
 		return Proc{}, err
 	}
 	var sum download.Summary
-	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil || p.ExitCode != 0 || sum.Saved != len(w.ids) {
-		return Proc{}, fmt.Errorf("contentdl exited %d and saved %d of %d works (%v); stderr: %s",
-			p.ExitCode, sum.Saved, len(w.ids), err, tail(errLog, 2000))
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		return Proc{}, fmt.Errorf("contentdl exited %d without a JSON summary: %w; stderr: %s", p.ExitCode, err, tail(errLog, 2000))
+	}
+	if p.ExitCode != 0 || sum.Saved != len(w.ids) {
+		return Proc{}, fmt.Errorf("contentdl exited %d and saved %d of %d works; stderr: %s",
+			p.ExitCode, sum.Saved, len(w.ids), tail(errLog, 2000))
 	}
 	if err := removeAll(out, out+".state", errLog); err != nil {
 		return Proc{}, err
@@ -170,7 +173,7 @@ func (s *Suite) curlUnlimited(ctx context.Context, w *unlimitedWorld, out string
 		return Proc{}, err
 	}
 	errLog := out + ".stderr.log"
-	p, err := runProc(ctx, nil, errLog, s.opts.Curl, "--parallel", "--parallel-max", strconv.Itoa(ThroughputWorkers),
+	p, err := s.runProc(ctx, nil, errLog, s.opts.Curl, "--parallel", "--parallel-max", strconv.Itoa(ThroughputWorkers),
 		"--silent", "--show-error", "--fail", "--config", list)
 	if err != nil {
 		return Proc{}, err
@@ -181,8 +184,11 @@ func (s *Suite) curlUnlimited(ctx context.Context, w *unlimitedWorld, out string
 	want := int64(w.sc.PDFSize)
 	for _, id := range w.ids {
 		st, err := os.Stat(filepath.Join(out, id+".pdf"))
-		if err != nil || st.Size() != want {
-			return Proc{}, fmt.Errorf("curl: %s.pdf missing or not %d bytes (%v)", id, want, err)
+		if err != nil {
+			return Proc{}, fmt.Errorf("curl: %w", err)
+		}
+		if st.Size() != want {
+			return Proc{}, fmt.Errorf("curl: %s.pdf has %d bytes, want %d", id, st.Size(), want)
 		}
 	}
 	if err := removeAll(out, list, errLog); err != nil {

@@ -30,11 +30,12 @@ func main() {
 }
 
 type options struct {
-	contentdl, curl, goCmd, scenarios string
-	results, chart, workDir           string
-	reps, overheadPairs               int
-	benchTime                         string
-	noTmpfs, keep                     bool
+	contentdl, rusage, curl, goCmd string
+	scenarios                      string
+	results, chart, workDir        string
+	reps, overheadPairs            int
+	benchTime                      string
+	noTmpfs, keep                  bool
 }
 
 // Main runs the suite and returns the exit code: 0 when it ran (whether or not every
@@ -57,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (options, bool) {
 	fs := flag.NewFlagSet("benchsuite", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.contentdl, "contentdl", "bin/contentdl", "contentdl `binary` under test")
+	fs.StringVar(&o.rusage, "rusage", "", "bench/cmd/rusage `binary` to measure children with (default: built with --go into the scratch folder)")
 	fs.StringVar(&o.curl, "curl", "", "curl `binary` to compare with (default: curl on PATH; \"none\" skips the comparison)")
 	fs.StringVar(&o.goCmd, "go", "go", "go `command` for the microbenchmarks (\"none\" skips them)")
 	fs.StringVar(&o.scenarios, "scenarios", "testdata/scenarios", "`folder` with learning.yaml and throughput.yaml")
@@ -64,7 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (options, bool) {
 	fs.StringVar(&o.chart, "chart", "bench/learning.png", "learning chart `file` to write (PNG)")
 	fs.StringVar(&o.workDir, "workdir", "", "scratch `folder` on disk (default: a new temporary folder, removed afterwards)")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of each throughput comparison")
-	fs.IntVar(&o.overheadPairs, "overhead-pairs", 5, "gates-off/gates-on pairs in the overhead part")
+	fs.IntVar(&o.overheadPairs, "overhead-pairs", 9, "gates-off/gates-on pairs in the overhead part")
 	fs.StringVar(&o.benchTime, "benchtime", "1s", "go test -benchtime of the microbenchmarks")
 	fs.BoolVar(&o.noTmpfs, "no-tmpfs", false, "skip the runs on tmpfs (/dev/shm)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch folders (logs, configs, learning files)")
@@ -112,7 +114,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			return err
 		}
 		if !o.keep {
-			defer os.RemoveAll(opts.WorkDir)
+			defer func() { _ = os.RemoveAll(opts.WorkDir) }()
 		}
 	}
 	if !o.noTmpfs {
@@ -120,8 +122,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		if opts.FastDir = suite.TmpfsDir(2 << 30); opts.FastDir == "" {
 			log.Warn("no tmpfs with 2 GiB free at /dev/shm; the tmpfs runs are skipped")
 		} else if !o.keep {
-			defer os.RemoveAll(opts.FastDir)
+			defer func() { _ = os.RemoveAll(opts.FastDir) }()
 		}
+	}
+	if opts.Rusage, err = rusageHelper(ctx, o, opts.WorkDir); err != nil {
+		return err
 	}
 	log.Info("benchsuite: starting", "contentdl", opts.Contentdl, "curl", opts.Curl, "workdir", opts.WorkDir, "tmpfs", opts.FastDir)
 
@@ -156,6 +161,22 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	log.Info("benchsuite: done", "results", o.results, "chart", o.chart, "elapsed", res.Elapsed.Round(1e9), "targets_missed", missed)
 	return nil
+}
+
+// rusageHelper returns the --rusage binary, or builds bench/cmd/rusage into dir.
+func rusageHelper(ctx context.Context, o options, dir string) (string, error) {
+	if o.rusage != "" {
+		return filepath.Abs(o.rusage)
+	}
+	if o.goCmd == "none" {
+		return "", errors.New("--go none needs --rusage: the measuring helper cannot be built without go")
+	}
+	bin := filepath.Join(dir, "rusage")
+	cmd := exec.CommandContext(ctx, o.goCmd, "build", "-o", bin, "./bench/cmd/rusage")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build bench/cmd/rusage: %w: %s", err, out)
+	}
+	return bin, nil
 }
 
 // writeAtomic writes data to path through a temporary file and a rename.

@@ -1,6 +1,6 @@
 //go:build unix
 
-package suite
+package main
 
 import (
 	"os"
@@ -16,7 +16,7 @@ func maxRSS(ps *os.ProcessState) int64 {
 		return 0
 	}
 	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
-		return int64(ru.Maxrss)
+		return int64(ru.Maxrss) //nolint:unconvert // int32 on 32-bit platforms
 	}
-	return int64(ru.Maxrss) << 10
+	return int64(ru.Maxrss) << 10 //nolint:unconvert // int32 on 32-bit platforms
 }
