@@ -5,7 +5,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"os"
@@ -199,34 +198,25 @@ func openTgz(src *os.File) (*tar.Reader, func(), string) {
 // keepMember copies one member into a temp file, bounded by max_bytes (a decompression
 // bomb stops there), and validates it like any downloaded body.
 func (r *Runner) keepMember(rd io.Reader, m member) (*kept, string) {
-	tmp, err := r.store.createTemp()
-	if err != nil {
-		return nil, "store_failed"
-	}
-	h := sha256.New()
-	var head headBuffer
-	var tail tailBuffer
-	n, err := io.Copy(io.MultiWriter(tmp, h, &head, &tail), io.LimitReader(rd, r.o.MaxBytes+1))
-	if err != nil {
-		discard(tmp)
+	sp, err := r.spool(rd)
+	switch {
+	case errors.Is(err, errTooLarge):
+		return nil, "too_large"
+	case err != nil:
 		return nil, "archive_invalid"
 	}
-	if n > r.o.MaxBytes {
-		discard(tmp)
-		return nil, "too_large"
-	}
-	kind := Sniff(head.buf, "", m.name)
+	kind := Sniff(sp.head, "", m.name)
 	reason := ""
 	switch kind {
 	case KindPDF:
-		reason = ValidatePDF(n, head.buf, tail.Bytes(), r.o.MinPDFBytes)
+		reason = ValidatePDF(sp.n, sp.head, sp.tail, r.o.MinPDFBytes)
 	case KindXML:
 	default:
 		reason = "archive_no_fulltext"
 	}
 	if reason != "" {
-		discard(tmp)
+		discard(sp.tmp)
 		return nil, reason
 	}
-	return &kept{kind: kind, tmp: tmp, res: result{sha: hexSum(h), size: n}}, ""
+	return &kept{kind: kind, tmp: sp.tmp, res: result{sha: sp.sum, size: sp.n}}, ""
 }

@@ -4,7 +4,6 @@ package download
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -163,6 +162,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		r.finish(d.w, d.res)
 	}
 
+	r.store.syncDirs()
 	cerr := r.man.Close()
 	sum.FinishedAt = r.d.Clock.Now().UTC()
 	r.fillSummary(sum)
@@ -576,23 +576,15 @@ func (r *Runner) receive(resp *http.Response, c resolve.Candidate) (*kept, error
 	if resp.ContentLength > r.o.MaxBytes {
 		return nil, &contentError{reason: "too_large"}
 	}
-	tmp, err := r.store.createTemp()
-	if err != nil {
-		return nil, fmt.Errorf("temp file: %w", err)
-	}
-	h := sha256.New()
-	var head headBuffer
-	var tail tailBuffer
-	n, err := io.Copy(io.MultiWriter(tmp, h, &head, &tail), io.LimitReader(resp.Body, r.o.MaxBytes+1))
-	if err != nil {
-		discard(tmp)
-		return nil, err
-	}
-	if n > r.o.MaxBytes {
-		discard(tmp)
+	sp, err := r.spool(resp.Body)
+	if errors.Is(err, errTooLarge) {
 		return nil, &contentError{reason: "too_large"}
 	}
-	if format := sniffArchive(head.buf); format != archiveNone {
+	if err != nil {
+		return nil, err
+	}
+	tmp, n := sp.tmp, sp.n
+	if format := sniffArchive(sp.head); format != archiveNone {
 		k, reason := r.extract(tmp, format, n)
 		discard(tmp)
 		if reason != "" {
@@ -601,11 +593,11 @@ func (r *Runner) receive(resp *http.Response, c resolve.Candidate) (*kept, error
 		k.res.etag, k.res.lastMod = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 		return k, nil
 	}
-	kind := Sniff(head.buf, resp.Header.Get("Content-Type"), resp.Request.URL.Path)
+	kind := Sniff(sp.head, resp.Header.Get("Content-Type"), resp.Request.URL.Path)
 	reason := ""
 	switch kind {
 	case KindPDF:
-		reason = ValidatePDF(n, head.buf, tail.Bytes(), r.o.MinPDFBytes)
+		reason = ValidatePDF(n, sp.head, sp.tail, r.o.MinPDFBytes)
 	case KindHTML:
 		if c.Hint == KindPDF || c.Hint == KindXML {
 			reason = "html_not_pdf"
@@ -623,7 +615,7 @@ func (r *Runner) receive(resp *http.Response, c resolve.Candidate) (*kept, error
 		discard(tmp)
 		return nil, &contentError{reason: reason}
 	}
-	return &kept{kind: kind, tmp: tmp, res: result{sha: hexSum(h), size: n,
+	return &kept{kind: kind, tmp: tmp, res: result{sha: sp.sum, size: n,
 		etag: resp.Header.Get("ETag"), lastMod: resp.Header.Get("Last-Modified")}}, nil
 }
 

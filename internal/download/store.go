@@ -158,11 +158,20 @@ func (s *store) commit(tmp *os.File, k Kind, name string) (string, error) {
 		os.Remove(tmp.Name())
 		return "", err
 	}
-	if d, err := os.Open(filepath.Dir(final)); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	// The folders are synced once at the end of the run (syncDirs), not per file: a
+	// rename lost to a power cut leaves the file absent, and resume re-downloads any
+	// work whose file is missing or does not match its sha256.
 	return filepath.ToSlash(rel), nil
+}
+
+// syncDirs makes the renames into the output folders durable.
+func (s *store) syncDirs() {
+	for _, d := range []string{dirPDF, dirXML, dirHTML, ""} {
+		if f, err := os.Open(filepath.Join(s.out, d)); err == nil {
+			f.Sync()
+			f.Close()
+		}
+	}
 }
 
 func discard(tmp *os.File) {
