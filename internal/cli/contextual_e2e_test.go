@@ -207,3 +207,31 @@ func TestRevalidate(t *testing.T) {
 		t.Errorf("W3's file was lost: %v", err)
 	}
 }
+
+func TestRateLimitedPDFBeatsFallback(t *testing.T) {
+	w := newWorld(t)
+	// W9 has an XML copy on pubA and a PDF on pubB, which is closed for two hours.
+	w.works[8]["locations"] = []any{
+		map[string]any{"is_oa": true, "pdf_url": "PUBA/W9.xml"},
+		map[string]any{"is_oa": true, "pdf_url": "PUBB/W9.pdf"},
+	}
+	w.special["pubB /W9.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+		rw.Header().Set("Retry-After", "7200")
+		w.windowEnd["pubB"] = w.clk.Now().Add(2 * time.Hour)
+		rw.WriteHeader(http.StatusTooManyRequests)
+		return true
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	res := runMain(t, w, w.env(t, map[string]string{"DOCSTOKG_ENABLE_CONTEXTUAL_RETRY": "1"}),
+		"run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--workers", "1", "--json")
+	if res.code != ExitIncomplete {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	got := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), "")
+	if r := got["W9"]; r.Classification != "deferred" || r.Path != "" {
+		t.Errorf("W9 ended %s at %q; want deferred: the rate-limited host may hold the PDF", r.Classification, r.Path)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(out, "XML")); len(ents) != 0 {
+		t.Errorf("an XML fallback was kept for a deferred work")
+	}
+}

@@ -425,14 +425,16 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 		}
 		return res
 	}
+	if len(deferHosts) > 0 {
+		// A host that asked us to wait may hold the PDF: defer rather than settle for
+		// an XML/HTML fallback (which the retry will find again if there is no PDF).
+		r.noteDeferHosts(w.ID, deferHosts)
+		return result{class: manifest.ClassDeferred, reason: "rate_limited", hosts: deferHosts}
+	}
 	if fallback != nil {
 		k := fallback
 		fallback = nil
 		return r.save(w, k, k.res)
-	}
-	if len(deferHosts) > 0 {
-		r.noteDeferHosts(w.ID, deferHosts)
-		return result{class: manifest.ClassDeferred, reason: "rate_limited", hosts: deferHosts}
 	}
 	if candidates == 0 {
 		if resolverFailed != "" {
