@@ -6,15 +6,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime="${1:-10s}"
 status=0
+passed=0
+failed=0
 for pkg in $(go list ./...); do
   targets=$(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true)
   for t in $targets; do
     echo "fuzz $pkg $t ($fuzztime)"
-    if ! go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "$pkg" >/tmp/fuzz.$$.log 2>&1; then
+    if go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "$pkg" >/tmp/fuzz.$$.log 2>&1; then
+      passed=$((passed + 1))
+    else
       cat /tmp/fuzz.$$.log
+      failed=$((failed + 1))
       status=1
     fi
   done
 done
 rm -f /tmp/fuzz.$$.log
+echo "fuzz: $passed passed, $failed failed"
 exit $status
