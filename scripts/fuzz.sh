@@ -14,6 +14,11 @@ for pkg in $(go list ./...); do
     echo "fuzz $pkg $t ($fuzztime)"
     if go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s "$pkg" >/tmp/fuzz.$$.log 2>&1; then
       passed=$((passed + 1))
+    elif grep -q "context deadline exceeded" /tmp/fuzz.$$.log && ! grep -q "Failing input written" /tmp/fuzz.$$.log; then
+      # go test -fuzz sometimes reports the end of -fuzztime itself as a failure while
+      # a worker is mid-input; no crasher was found, so it is not one.
+      echo "  (fuzztime ended mid-input; no failing input)"
+      passed=$((passed + 1))
     else
       cat /tmp/fuzz.$$.log
       failed=$((failed + 1))
