@@ -36,7 +36,8 @@ type Config struct {
 	// the rate we were sending at).
 	Window429Share float64
 	// Beta is the multiplicative decrease of the windowed trigger (AWS adaptive retry
-	// uses 0.7).
+	// uses 0.7). Beta² × the sending rate is also the deepest one cut of the measured
+	// rule goes.
 	Beta float64
 	// RecoveryInterval is the length of one clean (429-free) interval. During the first
 	// one after a reduction the rate climbs back to the last good rate along a concave

@@ -16,13 +16,33 @@ import (
 // time of the reduction extends it.
 const settleMin = time.Second
 
-// A 429 that no rule turns into a reduction (an isolated push-back) drops the rate to
-// pushBackDrop × the rate that was pushed back and sets the plateau of the next climb to
-// pushBackPlateau × it. Tuned with the simulated benchmark in sim_test.go.
+// A 429 that no rule turns into a reduction (an isolated push-back while a reduction
+// is in force) drops the rate to pushBackDrop × the rate that was pushed back and sets
+// the plateau of the next climb to pushBackPlateau × it: a small, short dip, because a
+// lone 429 at a learned rate says the rate is about right, not that it is far off.
+// Tuned with the simulated benchmark in sim_test.go and the bench suite.
 const (
-	pushBackDrop    = 0.8
-	pushBackPlateau = 0.9
+	pushBackDrop    = 0.95
+	pushBackPlateau = 0.98
 )
+
+// The measured rule: when the host accepted less than (1 − measuredSlack) × the
+// sending rate between two congestion signals, the rate drops to measuredMargin × the
+// accepted rate (AWS adaptive retry's "β × the measured rate", with the rate measured
+// between throttles, where the host's bucket is empty at both ends, so it is the
+// host's refill rate). measuredMinSpan and measuredMinOK are the least evidence it
+// needs.
+const (
+	measuredSlack   = 0.1
+	measuredMargin  = 0.95
+	measuredMinSpan = 500 * time.Millisecond
+	measuredMinOK   = 5
+)
+
+// reducedBurstShare scales the burst while a reduction is in force: half of the burst
+// scaled with the rate, so that after a Retry-After pause the requests saved up do not
+// empty the host's refilled bucket at once and come back as a run of 429s.
+const reducedBurstShare = 0.5
 
 // minRateStep is the smallest relative rate increase recovery applies to the limiter;
 // smaller steps wait, so the limiter is not touched on every response.
@@ -94,6 +114,12 @@ type hostState struct {
 
 	consecutive int32   // the current episode's length
 	episodeStep float64 // points the current episode has been worth so far
+	episodeBase float64 // the reduction in force when the current episode began
+
+	// The measured rule: accepted responses since the last congestion signal (a 429
+	// that was not a straggler), or since the first response of this process.
+	sigAt, firstAt, sigPauseEnd int64
+	okSince, nSince             int32 // accepted and all (non-5xx) responses since then
 
 	last429, updated, quotaUntil int64
 	anchor                       int64   // start of the current clean stretch
@@ -161,7 +187,8 @@ func (hs *hostState) absorb(prev *hostState) {
 			hs.addRecoveryTime(v)
 		}
 	}
-	hs.consecutive, hs.episodeStep = prev.consecutive, prev.episodeStep
+	hs.consecutive, hs.episodeStep, hs.episodeBase = prev.consecutive, prev.episodeStep, prev.episodeBase
+	hs.sigAt, hs.firstAt, hs.sigPauseEnd, hs.okSince, hs.nSince = prev.sigAt, prev.firstAt, prev.sigPauseEnd, prev.okSince, prev.nSince
 	if prev.ceiling > 0 {
 		hs.ceiling = prev.ceiling
 	}
@@ -187,6 +214,9 @@ func (hs *hostState) observe(cfg *Config, now time.Time, o Observation, log *slo
 	hs.active, hs.observed = true, true
 	hs.totalReq++
 	hs.updated = nowNS
+	if hs.firstAt == 0 {
+		hs.firstAt = nowNS
+	}
 	hs.refresh(cfg, now, log)
 
 	var eff Effect
@@ -208,6 +238,10 @@ func (hs *hostState) observe(cfg *Config, now time.Time, o Observation, log *slo
 		// The server answered without throttling: the episode ends.
 		hs.consecutive, hs.episodeStep = 0, 0
 		hs.windowAdd(cfg, nowNS, false)
+		if hs.okSince < math.MaxInt32 {
+			hs.okSince++
+			hs.nSince++
+		}
 	default:
 		// 5xx and transport errors neither end nor extend an episode and say nothing
 		// about the rate the host accepts.
@@ -261,34 +295,61 @@ func (hs *hostState) on429(cfg *Config, now time.Time, h http.Header, info RateI
 			hs.pauseUntil = p
 		}
 	}
+	if hs.nSince < math.MaxInt32 {
+		hs.nSince++
+	}
 	hs.consecutive++
+	if hs.consecutive == 1 {
+		hs.episodeBase = hs.pct
+	}
 	if !straggler {
 		hs.windowAdd(cfg, nowNS, true)
 	}
 	if !hs.controlled() {
+		if !straggler {
+			hs.signal(nowNS)
+		}
 		return
 	}
 
 	sending := hs.effective(cfg) // the rate the host pushed back at
 	capacity := hs.capacityEstimate(cfg, nowNS, sending)
+	good := capacity // the last good rate, should a rule reduce
 	newPct := hs.pct
 	reason := ""
+	// The episode is worth its tier over the reduction in force when it began, so the
+	// 429s of one episode never compound with each other, nor with a cut another rule
+	// made during the episode.
 	if step := cfg.tierStep(int(hs.consecutive)); step > hs.episodeStep {
-		newPct += step - hs.episodeStep
 		hs.episodeStep = step
-		reason = "episode"
+		if tp := hs.episodeBase + step; tp > newPct {
+			newPct, reason = tp, "episode"
+		}
 	}
-	if !straggler && hs.windowTriggered(cfg) {
-		target := cfg.Beta * capacity
-		if tp := 100 * (1 - target/hs.configured); tp > newPct {
-			newPct, reason = tp, "window"
+	if !straggler {
+		measured, demand, ok := hs.measuredRate(nowNS)
+		hs.signal(nowNS)
+		switch {
+		case ok && measured < (1-measuredSlack)*math.Min(sending, demand):
+			// Over-driven: drop to just below what the host took. It took at least
+			// that (a host whose bucket filled up during a pause took less than it
+			// could), and less than we sent: the climb heads for the midpoint.
+			target := math.Max(measuredMargin*measured, cfg.Beta*cfg.Beta*sending)
+			if tp := 100 * (1 - target/hs.configured); tp > newPct {
+				newPct, reason, good = tp, "measured", math.Sqrt(math.Max(measured, target)*math.Min(sending, demand))
+			}
+		case hs.windowTriggered(cfg):
+			target := cfg.Beta * capacity
+			if tp := 100 * (1 - target/hs.configured); tp > newPct {
+				newPct, reason = tp, "window"
+			}
 		}
 	}
 	newPct = roundPct(math.Min(newPct, cfg.MaxReductionPct))
 
 	if newPct > hs.pct {
 		if !straggler {
-			hs.lastGood = capacity
+			hs.lastGood = good
 		}
 		old := hs.pct
 		hs.pct = newPct
@@ -301,28 +362,59 @@ func (hs *hostState) on429(cfg *Config, now time.Time, h http.Header, info RateI
 		return
 	}
 	if straggler || hs.pct <= 0 {
-		// At the configured rate an isolated 429 is tolerated: only the episode and
-		// window rules reduce from there.
+		// At the configured rate an isolated 429 is tolerated: only the episode,
+		// measured and window rules reduce from there.
 		return
 	}
-	// Pushed back while recovering, without a rule firing: drop 20 % (a token-bucket host needs a spell
+	// Pushed back while recovering, without a rule firing: the host took about what we
+	// sent, so the rate is about right. Dip a little (a token-bucket host needs a spell
 	// below its rate to refill before it accepts a burst again) and make a new plateau
-	// 10 % below the rate that was pushed back; when that rate was a probe above the
-	// last good rate, the plateau is at most the geometric midpoint of the two, so
+	// a little below the rate that was pushed back. When that rate was a probe above
+	// the last good rate, the plateau is at most the geometric midpoint of the two, so
 	// repeated probes bisect the gap on a log scale. The climb to the plateau and the
 	// probing after it then start again.
 	plateau := sending * pushBackPlateau
 	if w := hs.lastGood; w > 0 && w < plateau {
 		plateau = min(plateau, math.Sqrt(w*sending))
 	}
-	hs.lastGood = plateau
 	drop := sending * pushBackDrop
+	hs.lastGood = plateau
 	if bp := roundPct(math.Min(100*(1-drop/hs.configured), cfg.MaxReductionPct)); bp > hs.pct {
 		hs.pct = bp
 		hs.dir = dirReducing
 		hs.settle(nowNS)
 	}
 	hs.anchor, hs.anchorRate = nowNS, hs.learned()
+}
+
+// signal starts a new measuring interval at a congestion signal. The Retry-After pause
+// it started (known by now) is left out of the demand.
+func (hs *hostState) signal(nowNS int64) {
+	hs.sigAt, hs.okSince, hs.nSince = nowNS, 0, 0
+	hs.sigPauseEnd = max(hs.pauseUntil, nowNS)
+}
+
+// measuredRate measures the interval since the last congestion signal (or, before the
+// first one, since the first response of this process). measured is the host's
+// accepted rate over it: between two throttles the host's bucket is empty at both
+// ends, so what it accepted in between is what it refilled. demand is the rate we sent
+// at while not paused by a Retry-After; a host that accepted far less than that was
+// over-driven, while one that accepted about all of it was merely lightly used. ok is
+// false without measuredMinSpan of time and measuredMinOK acceptances.
+func (hs *hostState) measuredRate(nowNS int64) (measured, demand float64, ok bool) {
+	since, pauseEnd := hs.sigAt, hs.sigPauseEnd
+	if since == 0 {
+		since, pauseEnd = hs.firstAt, hs.firstAt
+	}
+	span := time.Duration(nowNS - since)
+	if since == 0 || span < measuredMinSpan || hs.okSince < measuredMinOK {
+		return 0, 0, false
+	}
+	active := span - time.Duration(min(max(pauseEnd-since, 0), int64(span)))
+	if active < measuredMinSpan/2 {
+		active = measuredMinSpan / 2
+	}
+	return float64(hs.okSince) / span.Seconds(), float64(hs.nSince) / active.Seconds(), true
 }
 
 // windowTriggered reports whether the window holds enough responses, at least two 429s
@@ -443,7 +535,11 @@ func (hs *hostState) apply(cfg *Config, now time.Time, force bool) {
 	if eff <= 0 || math.IsNaN(eff) {
 		return
 	}
-	b := scaledBurst(hs.burst, eff, hs.configured)
+	share := 1.0
+	if hs.pct > 0 {
+		share = reducedBurstShare
+	}
+	b := scaledBurst(hs.burst, eff*share, hs.configured)
 	if force || eff != hs.appliedRate {
 		hs.lim.SetLimitAt(now, rate.Limit(eff))
 		hs.appliedRate = eff

@@ -95,8 +95,8 @@ func TestPersistenceRoundTrip(t *testing.T) {
 	lim := &recLimiter{}
 	tr2.Register("web", testHost, 10, 4, lim)
 	// 30 % relaxed by ten minutes out of seven days: 29.97 %.
-	if l, b := lim.last(); !approx(l, 10*(1-0.3*(1-10.0/(7*24*60)))) || b != 3 {
-		t.Fatalf("Register applied %v rps burst %d, want the learned ~7 rps burst 3", l, b)
+	if l, b := lim.last(); !approx(l, 10*(1-0.3*(1-10.0/(7*24*60)))) || b != 1 {
+		t.Fatalf("Register applied %v rps burst %d, want the learned ~7 rps burst 1 (4 × 0.7 × 0.5, rounded)", l, b)
 	}
 	b, _ := tr2.Behavior(testHost)
 	if b.TotalRequests != 15 || b.Total429s != 10 || len(b.RecoveryTimes) != 10 || b.Last429At == nil || !b.Last429At.Equal(t0) {

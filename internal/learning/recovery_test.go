@@ -112,7 +112,7 @@ func TestRecoveryCubicToLastGoodRate(t *testing.T) {
 func TestSnapshotEvaluatesRecovery(t *testing.T) {
 	f := newFixture(t, noWindow(), 10, 4)
 	f.throttle(10)
-	if l, b := f.lim.last(); l != 7 || b != 3 {
+	if l, b := f.lim.last(); l != 7 || b != 1 { // 4 × 0.7 × 0.5 rounded
 		t.Fatalf("after the cut the limiter has %v rps burst %d", l, b)
 	}
 	f.clk.Advance(time.Hour)

@@ -189,10 +189,19 @@ func TestBurstScaling(t *testing.T) {
 			t.Errorf("scaledBurst(%d, %v/%v) = %d, want %d", tc.burst, tc.eff, tc.conf, got, tc.want)
 		}
 	}
+	// While a reduction is in force the burst is scaled with the rate and halved
+	// (reducedBurstShare), so that requests saved up during a Retry-After pause do not
+	// empty the host's bucket at once: 10 × 0.7 × 0.5 = 3.5 → 4.
 	f := newFixture(t, noWindow(), 10, 10)
 	f.throttle(10)
-	if l, b := f.lim.last(); l != 7 || b != 7 {
-		t.Fatalf("limiter got %v rps burst %d, want 7 rps burst 7", l, b)
+	if l, b := f.lim.last(); l != 7 || b != 4 {
+		t.Fatalf("limiter got %v rps burst %d, want 7 rps burst 4", l, b)
+	}
+	// Back at the configured rate, the configured burst is restored.
+	f.clk.Advance(time.Hour)
+	f.ok(1)
+	if l, b := f.lim.last(); l != 10 || b != 10 {
+		t.Fatalf("limiter got %v rps burst %d after recovery, want 10 rps burst 10", l, b)
 	}
 }
 
