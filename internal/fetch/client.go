@@ -329,8 +329,13 @@ func (c *Client) get(ctx context.Context, st *reqState, rawURL string, hdr http.
 		c.ops.add(st.op, policy.Fail)
 		return nil, &Error{Op: st.op, URL: redact.Redact(rawURL), Decision: d, Err: err}
 	}
-	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, ctxKey{}, st), http.MethodGet, rawURL, nil)
+	// The request's own context lets a body that stops moving for Timeout be cut off
+	// (the transport's body wrapper calls st.stall); closing the body releases it.
+	actx, cancel := context.WithCancelCause(ctx)
+	st.stall = func() { cancel(errStalled) }
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(actx, ctxKey{}, st), http.MethodGet, rawURL, nil)
 	if err != nil {
+		cancel(nil)
 		return nil, &Error{Op: st.op, URL: redact.Redact(rawURL), Decision: policy.Decision{Action: policy.Fail, Reason: "bad_request"}, Err: err}
 	}
 	for k, vs := range hdr {
@@ -351,6 +356,7 @@ func (c *Client) get(ctx context.Context, st *reqState, rawURL string, hdr http.
 		if resp != nil {
 			resp.Body.Close()
 		}
+		cancel(nil)
 		d := st.last
 		if d.Action == policy.ActionNone || d.Action == policy.Retry {
 			d = policy.Decision{Action: policy.Fail, Reason: policy.ClassifyError(err).String()}
@@ -359,9 +365,23 @@ func (c *Client) get(ctx context.Context, st *reqState, rawURL string, hdr http.
 	}
 	if d := st.last; d.Action == policy.Defer || d.Action == policy.Failover {
 		resp.Body.Close()
+		cancel(nil)
 		return nil, &Error{Op: st.op, URL: redact.Redact(rawURL), Host: hostName, Status: resp.StatusCode, Decision: d}
 	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
 	return resp, nil
+}
+
+// cancelOnClose ends a request's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // Fetch GETs rawURL and hands the final response to consume. A transport failure while
@@ -371,16 +391,12 @@ func (c *Client) get(ctx context.Context, st *reqState, rawURL string, hdr http.
 func (c *Client) Fetch(ctx context.Context, op policy.OperationType, rawURL string, hdr http.Header, consume func(*http.Response) error) error {
 	st := &reqState{op: op, start: c.o.Clock.Now()}
 	for {
-		actx, cancel := context.WithCancelCause(ctx)
-		st.stall = func() { cancel(errStalled) }
-		resp, err := c.get(actx, st, rawURL, hdr)
+		resp, err := c.get(ctx, st, rawURL, hdr)
 		if err != nil {
-			cancel(nil)
 			return err
 		}
 		cerr := consume(resp)
 		resp.Body.Close()
-		cancel(nil)
 		var be *BodyError
 		if !errors.As(cerr, &be) {
 			return cerr
@@ -465,23 +481,21 @@ func (c *Client) HostOpenAt(hostName string) (time.Time, bool) {
 	return until, quota
 }
 
-// CloseIdleConnections releases pooled connections.
-func (c *Client) CloseIdleConnections() { c.rc.HTTPClient.CloseIdleConnections() }
+// CloseIdleConnections releases the base transport's pooled connections. The
+// transport handed to retryablehttp deliberately lacks this method: retryablehttp calls
+// it after every failed request, which would drop the keep-alive connections of every
+// host whenever one host fails.
+func (c *Client) CloseIdleConnections() {
+	if ci, ok := c.o.Transport.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
 
 // transport runs every attempt (and every redirect hop) through its host's gate,
 // limiter and concurrency cap, and feeds the outcome to cooldowns and the learner.
 type transport struct {
 	c    *Client
 	base http.RoundTripper
-}
-
-// CloseIdleConnections closes the base transport's idle connections. http.Client
-// only forwards CloseIdleConnections to a transport that has the method, so without
-// it Client.CloseIdleConnections would do nothing.
-func (t *transport) CloseIdleConnections() {
-	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
-	}
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -400,3 +400,68 @@ func TestLimiterRiseDoesNotWakeWaiters(t *testing.T) {
 		t.Error("a drop did not wake waiters")
 	}
 }
+
+func TestGetBodyStallIsCutOff(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		io.WriteString(w, `{"results": [`)
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	c := New(Options{Policy: policy.NewLegacy(policy.DefaultConfig()), MaxWait: time.Minute, Clock: clock.NewFake(start()),
+		Timeout: 150 * time.Millisecond, LimitFor: func(string) HostLimit { return fastLimit }})
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(context.Background(), policy.Resolve, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if policy.ClassifyError(err) != policy.ErrTimeout {
+		t.Errorf("stalled Get body read: %v, want a timeout", err)
+	}
+	if waited := time.Since(began); waited > 3*time.Second {
+		t.Errorf("stalled body held the reader for %s", waited)
+	}
+}
+
+func TestReopenedHostStillPacedByLimiter(t *testing.T) {
+	// B holds a limiter token and queues for the one concurrency slot while A's
+	// response closes the host for 1 s. When B gets the slot it must not go out the
+	// moment the host reopens on its old token: it waits out the window, then queues
+	// for a fresh token at 0.5 rps.
+	now := start()
+	h := newHost("h", "web", HostLimit{RPS: 0.5, Burst: 2, Concurrency: 1})
+	clk := &blockingClock{now: now, slept: make(chan time.Duration, 8), release: make(chan struct{})}
+	if err := h.wait(context.Background(), clk, time.Minute); err != nil { // A
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.wait(context.Background(), clk, time.Minute) }() // B: token now, no slot
+	// Let B take its token and block on the slot before A's 429 arrives.
+	for h.lim.TokensAt(now) > 0.5 {
+		time.Sleep(time.Millisecond)
+	}
+	h.closeUntil(now.Add(time.Second), false)
+	h.release() // A's body closed
+	if d := <-clk.slept; d != time.Second {
+		t.Fatalf("B first slept %s, want the 1s window", d)
+	}
+	close(clk.release)
+	select {
+	case d := <-clk.slept:
+		if d < 900*time.Millisecond {
+			t.Errorf("after the window B waited %s for a token, want ≈1s at 0.5 rps", d)
+		}
+	case err := <-done:
+		t.Fatalf("B went out on its old token right as the host reopened (err %v)", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -103,9 +103,30 @@ func (h *host) gate() (time.Time, bool, <-chan struct{}) {
 }
 
 // wait blocks until the host is open, the limiter grants a token and a concurrency slot
-// is free. A cooldown longer than maxWait is not slept through: errHostClosed says when
-// the host reopens. The caller must call release after the response body is closed.
+// is free. A cooldown longer than maxWait is not slept through: a *HostClosedError says
+// when the host reopens. The caller must call release after the response body is closed.
 func (h *host) wait(ctx context.Context, clk clock.Clock, maxWait time.Duration) error {
+	for {
+		if err := h.reserve(ctx, clk, maxWait); err != nil {
+			return err
+		}
+		select {
+		case h.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		// A response that arrived while this request queued for a slot may have closed
+		// the host: give the slot back and queue again from the gate, for a fresh token
+		// too, so the reopened host is not hit at once by every request that queued.
+		if until, _, _ := h.gate(); !until.After(clk.Now()) {
+			return nil
+		}
+		h.release()
+	}
+}
+
+// reserve waits until the host is open and its limiter grants this request a token.
+func (h *host) reserve(ctx context.Context, clk clock.Clock, maxWait time.Duration) error {
 	for {
 		now := clk.Now()
 		until, quota, changed := h.gate()
@@ -124,44 +145,22 @@ func (h *host) wait(ctx context.Context, clk clock.Clock, maxWait time.Duration)
 		}
 		d := r.DelayFrom(now)
 		if d == 0 {
-			break
+			return nil
 		}
 		if err := sleepOrChange(ctx, clk, d, changed); err != nil {
 			r.CancelAt(clk.Now())
 			return err
 		}
-		// The limit or the gate changed while this request waited: give the token back
-		// and queue again at the current rate, so nothing slips through at the old one.
 		select {
 		case <-changed:
+			// The limit fell or the gate closed while this request waited: give the
+			// token back and queue again, so nothing slips through at the old rate or
+			// into a Retry-After window.
 			r.CancelAt(clk.Now())
 			continue
 		default:
 		}
-		if u, _, _ := h.gate(); u.After(clk.Now()) {
-			continue
-		}
-		break
-	}
-	for {
-		select {
-		case h.sem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		// A response that arrived while this request queued for a slot may have
-		// closed the host: look again before sending.
-		until, quota, _ := h.gate()
-		if !until.After(clk.Now()) {
-			return nil
-		}
-		h.release()
-		if d := until.Sub(clk.Now()); d > maxWait || quota {
-			return &HostClosedError{Host: h.name, Until: until, Quota: quota}
-		}
-		if err := clk.Sleep(ctx, until.Sub(clk.Now())); err != nil {
-			return err
-		}
+		return nil
 	}
 }
 
