@@ -125,6 +125,9 @@ func newWorld(t *testing.T) *world {
 	}))
 	w.landing = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.note("landing", r)
+		if w.handleSpecial("landing", rw, r) {
+			return
+		}
 		rw.Header().Set("Content-Type", "text/html")
 		fmt.Fprintf(rw, `<html><head><meta name="citation_pdf_url" content="%s/W3.pdf"></head><body>abstract</body></html>`, w.pubA.URL)
 	}))
@@ -508,5 +511,33 @@ func TestOpenAlexQuotaStopsDiscoveryWithExit3(t *testing.T) {
 	}
 	if !strings.Contains(res.stderr, "discovery stopped") || !strings.Contains(res.stdout, "discovery_error") {
 		t.Errorf("quota stop not reported:\n%s\n%s", res.stderr, res.stdout)
+	}
+}
+
+func TestPermanentFailuresDoNotMakeTheRunIncomplete(t *testing.T) {
+	w := newWorld(t)
+	// W3's only route is its landing page, which answers 403 (a bot wall): a
+	// permanent miss, not a reason to page the cron owner every night.
+	w.special["landing /article/W3"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+		rw.WriteHeader(http.StatusForbidden)
+		return true
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--quiet")
+	if res.code != ExitOK {
+		t.Fatalf("exit %d, want 0\n%s", res.code, res.stderr)
+	}
+	if r := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), "")["W3"]; r.Classification != "miss" || r.Reason != "http_403" {
+		t.Errorf("W3 ended %s (%s), want miss http_403", r.Classification, r.Reason)
+	}
+	// The same landing page timing out is transient: exit 3.
+	w2 := newWorld(t)
+	w2.special["landing /article/W3"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+		rw.WriteHeader(http.StatusBadGateway)
+		return true
+	}
+	res = runMain(t, w2, w2.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org", "--out", filepath.Join(t.TempDir(), "o"), "--quiet")
+	if res.code != ExitIncomplete {
+		t.Errorf("a 502 from the only route: exit %d, want 3\n%s", res.code, res.stderr)
 	}
 }

@@ -130,6 +130,9 @@ func (o *RunOptions) validate() error {
 	if _, err := report.ProgressEnabled(o.Progress, false, false, false); err != nil {
 		return usagef("%v", err)
 	}
+	if o.DryRun && o.Revalidate {
+		return usagef("--revalidate downloads changed files; it cannot be combined with --dry-run")
+	}
 	if o.NoResume && o.Revalidate {
 		return usagef("--revalidate checks the files of earlier runs; it cannot be combined with --no-resume")
 	}
@@ -334,6 +337,10 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		return runErr
 	case runErr != nil && ctx.Err() != nil:
 		log.Warn("run interrupted; manifest and summary written", "works", sum.Works)
+		if o.JSON {
+			// A cron log of --json lines should hold interrupted runs too.
+			printSummary(st.Stdout, st.Stderr, sum, o)
+		}
 		return context.Canceled
 	}
 	if err := printSummary(st.Stdout, st.Stderr, sum, o); err != nil {

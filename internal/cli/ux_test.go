@@ -158,3 +158,11 @@ func TestEveryFlagHasHelpAndDefault(t *testing.T) {
 	}
 	walk(root)
 }
+
+func TestDryRunRevalidateRejected(t *testing.T) {
+	w := newWorld(t)
+	r := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--dry-run", "--revalidate")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "--dry-run") {
+		t.Errorf("exit %d %q", r.code, r.stderr)
+	}
+}

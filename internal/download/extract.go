@@ -74,13 +74,27 @@ func memberKind(name string) Kind {
 	return KindUnknown
 }
 
-// better prefers a PDF to XML, then the larger member (the article rather than a
-// supplement's cover page).
+// better prefers a PDF to XML, then a member whose name does not mark it as
+// supplementary material, then the larger one (the article rather than a cover page).
 func better(a, b member) bool {
 	if a.kind != b.kind {
 		return a.kind == KindPDF
 	}
+	if sa, sb := supplementary(a.name), supplementary(b.name); sa != sb {
+		return sb
+	}
 	return a.size > b.size
+}
+
+// supplementary guesses from a member's name that it is not the article itself.
+func supplementary(name string) bool {
+	base := strings.ToLower(path.Base(name))
+	for _, w := range []string{"supp", "suppl", "supplement", "appendix", "figure", "fig"} {
+		if strings.Contains(base, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // extract unpacks the archive in src (size bytes) and returns its best PDF or XML
@@ -94,8 +108,8 @@ func (r *Runner) extract(src *os.File, format string, size int64) (*kept, string
 			return "archive_unsafe_path"
 		}
 		k := memberKind(name)
-		if k == KindUnknown {
-			return ""
+		if k == KindUnknown || sz > r.o.MaxBytes {
+			return "" // not full text, or too large to keep: look for another member
 		}
 		m := member{name: name, kind: k, size: sz}
 		if !found || better(m, pick) {
@@ -136,13 +150,17 @@ func (r *Runner) extract(src *os.File, format string, size int64) (*kept, string
 	case archiveTgz:
 		// First pass lists the members, second pass copies the chosen one: a tar
 		// stream cannot seek back.
-		tr, closeFn, reason := openTgz(src)
+		tr, cr, closeFn, reason := openTgz(src, r.o.MaxBytes)
 		if reason != "" {
 			return nil, reason
 		}
 		n := 0
 		for {
 			h, err := tr.Next()
+			if cr.hit {
+				closeFn()
+				return nil, "too_large"
+			}
 			if errors.Is(err, io.EOF) {
 				break
 			}
@@ -166,7 +184,7 @@ func (r *Runner) extract(src *os.File, format string, size int64) (*kept, string
 		if !found {
 			return nil, "archive_no_fulltext"
 		}
-		tr, closeFn, reason = openTgz(src)
+		tr, _, closeFn, reason = openTgz(src, r.o.MaxBytes)
 		if reason != "" {
 			return nil, reason
 		}
@@ -184,15 +202,44 @@ func (r *Runner) extract(src *os.File, format string, size int64) (*kept, string
 	return nil, "archive_invalid"
 }
 
-func openTgz(src *os.File) (*tar.Reader, func(), string) {
+// maxArchiveRatio bounds a tar stream's decompressed size as a multiple of max_bytes.
+const maxArchiveRatio = 4
+
+func openTgz(src *os.File, maxBytes int64) (*tar.Reader, *capReader, func(), string) {
 	if _, err := src.Seek(0, io.SeekStart); err != nil {
-		return nil, func() {}, "archive_invalid"
+		return nil, nil, func() {}, "archive_invalid"
 	}
 	gz, err := gzip.NewReader(src)
 	if err != nil {
-		return nil, func() {}, "archive_invalid"
+		return nil, nil, func() {}, "archive_invalid"
 	}
-	return tar.NewReader(gz), func() { gz.Close() }, ""
+	// Bound the whole decompressed stream, not only the member kept: listing a
+	// decompression bomb would otherwise burn CPU without limit.
+	cr := &capReader{r: gz, n: maxArchiveRatio * maxBytes}
+	return tar.NewReader(cr), cr, func() { gz.Close() }, ""
+}
+
+// capReader ends a stream after n bytes and remembers whether there was more.
+type capReader struct {
+	r   io.Reader
+	n   int64
+	hit bool
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		var one [1]byte
+		if k, _ := c.r.Read(one[:]); k > 0 {
+			c.hit = true
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	k, err := c.r.Read(p)
+	c.n -= int64(k)
+	return k, err
 }
 
 // keepMember copies one member into a temp file, bounded by max_bytes (a decompression

@@ -126,3 +126,21 @@ func TestIsArchiveURL(t *testing.T) {
 	}
 	_ = io.EOF
 }
+
+func TestExtractSkipsOversizeAndSupplementaryMembers(t *testing.T) {
+	article := pdfBytes(4096)
+	huge := pdfBytes(80 << 10) // over the 64 KiB max_bytes below
+	supp := pdfBytes(30 << 10)
+	for name, archive := range map[string][]byte{
+		"zip": makeZip(t, entry{"pkg/huge-scan.pdf", huge}, entry{"pkg/article.pdf", article}, entry{"pkg/suppl_data.pdf", supp}),
+		"tgz": makeTgz(t, entry{"pkg/suppl_data.pdf", supp}, entry{"pkg/article.pdf", article}),
+	} {
+		r := testRunner(t, 64<<10)
+		k, reason := extractBytes(t, r, archive)
+		if reason != "" || k == nil || k.res.size != int64(len(article)) {
+			t.Errorf("%s: kept %v reason %q; want the article (not the oversize or supplementary PDF)", name, k != nil, reason)
+			continue
+		}
+		k.discard()
+	}
+}

@@ -105,6 +105,12 @@ func (r *Runner) revalidate(ctx context.Context, w *openalex.Work, prev *manifes
 	r.write(rec)
 	k.res.resolver, k.res.url, k.res.status = prev.Resolver, prev.URL, status
 	saved := r.save(w, k, k.res)
+	if saved.class == manifest.ClassMiss {
+		// The new version could not be stored (disk full?): the old file is still
+		// there and still valid, so keep pointing at it.
+		res.reason = "revalidate_store_failed"
+		return res
+	}
 	if saved.path != "" && saved.path != prev.Path {
 		if old, ok := r.store.resolve(prev.Path); ok {
 			os.Remove(old)

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/docstokg/contentdl/internal/clock"
@@ -361,6 +360,7 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 	var deferHosts []string
 	var last result
 	resolverFailed := "" // reason of the last resolver that failed, if any
+	transient := false   // some failure along the way may not happen next time
 	tried, candidates := 0, 0
 	var dry []resolve.Candidate
 	for _, rs := range r.d.Resolvers {
@@ -375,6 +375,7 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 			rec.Classification = manifest.ClassMiss
 			r.write(rec)
 			resolverFailed = rec.Reason
+			transient = transient || isTransient(err)
 			if h := rateLimitedHost(err); h != "" {
 				deferHosts = append(deferHosts, h)
 			}
@@ -410,6 +411,7 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 			if len(res.hosts) > 0 {
 				deferHosts = append(deferHosts, res.hosts...)
 			}
+			transient = transient || res.transient
 			last = res
 		}
 	}
@@ -438,9 +440,10 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 	}
 	if candidates == 0 {
 		if resolverFailed != "" {
-			// A resolver that failed may know a candidate: say why, and count the
-			// work as failed (a later run retries it), not as having none.
-			return result{class: manifest.ClassMiss, reason: resolverFailed, transient: true}
+			// A resolver that failed may know a candidate: say why. The work counts
+			// as failed (exit 3) only when that failure may pass (5xx, timeout,
+			// malformed answer), not for a permanent answer such as a 403.
+			return result{class: manifest.ClassMiss, reason: resolverFailed, transient: transient}
 		}
 		return result{class: manifest.ClassMiss, reason: "no_oa_candidates"}
 	}
@@ -448,7 +451,34 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 	if last.reason == "" {
 		last.reason = "no_valid_candidate"
 	}
+	last.transient = transient
 	return last
+}
+
+// isTransient says whether a failed request may succeed on a later run: timeouts,
+// resets, 408/429/5xx and undecodable answers may; TLS failures, bad schemes,
+// redirect loops and other 4xx statuses will not.
+func isTransient(err error) bool {
+	var fe *fetch.Error
+	if errors.As(err, &fe) {
+		if fe.Status != 0 {
+			return transientStatus(fe.Status)
+		}
+		switch policy.ClassifyError(fe.Err) {
+		case policy.ErrTLS, policy.ErrBadScheme, policy.ErrCanceled:
+			return false
+		}
+		return !errors.Is(fe.Err, fetch.ErrTooManyRedirects)
+	}
+	var se *openalex.StatusError
+	if errors.As(err, &se) {
+		return transientStatus(se.Status)
+	}
+	return true
+}
+
+func transientStatus(code int) bool {
+	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
 }
 
 func dedupe(s []string) []string {
@@ -512,7 +542,7 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 			k = nil
 			res.status = resp.StatusCode
 			if resp.StatusCode != http.StatusOK {
-				return &contentError{reason: fmt.Sprintf("http_%d", resp.StatusCode), transient: resp.StatusCode >= 500 || resp.StatusCode == 408 || resp.StatusCode == 429}
+				return &contentError{reason: fmt.Sprintf("http_%d", resp.StatusCode), transient: transientStatus(resp.StatusCode)}
 			}
 			var err error
 			k, err = r.receive(resp, c)
@@ -534,7 +564,7 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 			}
 		case errors.As(err, &fe):
 			res.reason = fe.Reason()
-			res.transient = true
+			res.transient = isTransient(fe)
 			rec.Decision = fe.Decision.Action.String()
 			if fe.Status != 0 {
 				rec.HTTPStatus = fe.Status
@@ -718,20 +748,4 @@ func (r *Runner) finish(w *openalex.Work, res result) {
 	if r.d.Progress != nil {
 		r.d.Progress.WorkDone(res.class, res.size)
 	}
-}
-
-// lockDir takes an exclusive advisory lock on OUT/.lock so two runs cannot share OUT.
-func lockDir(out string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(out, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrOutputNotWritable, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s", ErrLocked, out)
-	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
 }

@@ -1,0 +1,19 @@
+//go:build !unix
+
+package download
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// lockDir only checks that OUT/.lock can be created where flock is unavailable; two
+// runs on one OUT are then not prevented.
+func lockDir(out string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(out, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOutputNotWritable, err)
+	}
+	return func() { f.Close() }, nil
+}
