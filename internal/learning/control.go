@@ -44,6 +44,13 @@ const (
 // empty the host's refilled bucket at once and come back as a run of 429s.
 const reducedBurstShare = 0.5
 
+// A host that has not yet shown what it accepts (no learned state, and no clean
+// RecoveryInterval at the configured rate in this run) gets at most coldBurst worth of
+// its configured rate as a burst: a slow start, like TCP's initial window. Eight
+// workers emptying a full configured burst into an unknown host at once come back as
+// a run of 429s before the first of them can close the host gate.
+const coldBurst = 200 * time.Millisecond
+
 // minRateStep is the smallest relative rate increase recovery applies to the limiter;
 // smaller steps wait, so the limiter is not touched on every response.
 const minRateStep = 0.05
@@ -136,6 +143,7 @@ type hostState struct {
 	appliedBurst int
 
 	dir                 int8
+	proven              bool // the host has shown what it accepts: no cold-start burst cap
 	active              bool // registered or observed by this process
 	observed            bool // observed by this process: only such entries are saved
 	loaded              bool // came from the file
@@ -452,6 +460,10 @@ func (hs *hostState) refresh(cfg *Config, now time.Time, log *slog.Logger) (chan
 		changed = true
 		log.Info("provider quota reset has passed", "provider", hs.provider, "host", hs.host)
 	}
+	if !hs.proven && hs.pct <= 0 && hs.firstAt != 0 && hs.last429 < hs.firstAt &&
+		nowNS-hs.firstAt >= int64(cfg.RecoveryInterval) {
+		hs.proven = true // a clean interval at the configured rate
+	}
 	if !hs.controlled() || hs.pct <= 0 {
 		return changed
 	}
@@ -480,6 +492,7 @@ func (hs *hostState) refresh(cfg *Config, now time.Time, log *slog.Logger) (chan
 	hs.dir = dirRecovering
 	if newPct == 0 {
 		hs.lastGood = 0
+		hs.proven = true
 		log.Info("provider rate recovered", "provider", hs.provider, "host", hs.host, "effective_rps", hs.effective(cfg))
 	}
 	return true
@@ -540,6 +553,9 @@ func (hs *hostState) apply(cfg *Config, now time.Time, force bool) {
 		share = reducedBurstShare
 	}
 	b := scaledBurst(hs.burst, eff*share, hs.configured)
+	if hs.pct <= 0 && !hs.proven && hs.controlled() {
+		b = min(b, max(1, int(math.Ceil(eff*coldBurst.Seconds()))))
+	}
 	if force || eff != hs.appliedRate {
 		hs.lim.SetLimitAt(now, rate.Limit(eff))
 		hs.appliedRate = eff

@@ -73,3 +73,22 @@ func TestEpisodeDoesNotCompoundWithAnotherRule(t *testing.T) {
 		t.Fatalf("a 10-long episode moved the cut: %v%% → %v%%", cut.AppliedReductionPct, b.AppliedReductionPct)
 	}
 }
+
+// TestColdStartBurst: a host with no learned state gets at most 200 ms worth of its
+// configured rate as a burst (a slow start), until a clean RecoveryInterval at the
+// configured rate shows what it accepts; then the configured burst returns. A host
+// known from the file starts with its burst as learned.
+func TestColdStartBurst(t *testing.T) {
+	f := newFixture(t, DefaultConfig(), 25, 25)
+	if l, b := f.lim.last(); l != 25 || b != 5 {
+		t.Fatalf("cold host: limiter %v rps burst %d, want 25 rps burst 5", l, b)
+	}
+	f.paced(25*29, 0, 25) // 29 clean seconds: still on probation
+	if _, b := f.lim.last(); b != 5 {
+		t.Fatalf("after 29 clean seconds: burst %d, want 5", b)
+	}
+	f.paced(25*2, 0, 25)
+	if l, b := f.lim.last(); l != 25 || b != 25 {
+		t.Fatalf("after a clean interval: limiter %v rps burst %d, want the configured 25 / 25", l, b)
+	}
+}

@@ -156,6 +156,9 @@ func (t *Tracker) Open(path string) error {
 // are added to what this process has seen already; the learned rate is taken over.
 func (hs *hostState) load(cfg *Config, b ProviderBehavior, now time.Time) {
 	hs.loaded = true
+	if b.TotalRequests > 0 {
+		hs.proven = true // an earlier run has seen what it accepts
+	}
 	hs.totalReq += b.TotalRequests
 	hs.total429 += b.Total429s
 	hs.baseReq += b.TotalRequests
