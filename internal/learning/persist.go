@@ -108,13 +108,27 @@ func (t *Tracker) Open(path string) error {
 
 	file, err := Load(path)
 	if errors.Is(err, ErrCorrupt) {
-		aside, mvErr := t.moveAside(path, now)
-		if mvErr != nil {
-			return fmt.Errorf("%w (and moving it aside failed: %w)", err, mvErr)
+		// Look again under the file lock before moving anything: another process may
+		// have replaced the corrupt file with a good one since we read it, and its
+		// file must not be moved aside.
+		corrupt := err
+		aside := ""
+		if lockErr := withFileLock(path, func() error {
+			file, err = Load(path)
+			if !errors.Is(err, ErrCorrupt) {
+				return nil
+			}
+			var mvErr error
+			aside, mvErr = t.moveAside(path, now)
+			return mvErr
+		}); lockErr != nil {
+			return fmt.Errorf("%w (and moving it aside failed: %w)", corrupt, lockErr)
 		}
-		t.log.Warn("provider learning file is corrupt; moved it aside and starting fresh",
-			"path", path, "moved_to", aside, "err", err)
-		return nil
+		if aside != "" {
+			t.log.Warn("provider learning file is corrupt; moved it aside and starting fresh",
+				"path", path, "moved_to", aside, "err", err)
+			return nil
+		}
 	}
 	if err != nil {
 		return err
