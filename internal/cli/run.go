@@ -339,7 +339,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		log.Warn("run interrupted; manifest and summary written", "works", sum.Works)
 		if o.JSON {
 			// A cron log of --json lines should hold interrupted runs too.
-			printSummary(st.Stdout, st.Stderr, sum, o)
+			_ = printSummary(st.Stdout, st.Stderr, sum, o) // best effort: the run is already ending with 130
 		}
 		return context.Canceled
 	}
