@@ -137,7 +137,8 @@ func checkQuery(t *testing.T, raw, out, rawQuery string) {
 			continue
 		}
 		for _, v := range vs {
-			if v != Placeholder {
+			// An empty value ("?key" or "?key=") carries no secret to hide.
+			if v != "" && v != Placeholder {
 				t.Fatalf("%s=%q survived: %q -> %q", name, v, raw, out)
 			}
 		}
