@@ -528,7 +528,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.observe(h, resp.StatusCode, resp.Header)
 	b := &body{rc: resp.Body, h: h, timeout: c.o.Timeout}
 	if st != nil && st.stall != nil {
-		b.timer = time.AfterFunc(c.o.Timeout, func() { b.stalled.Store(true); st.stall() })
+		stall := st.stall // this attempt's; a later attempt installs its own
+		b.timer = time.AfterFunc(c.o.Timeout, func() { b.stalled.Store(true); stall() })
 	}
 	resp.Body = b
 	return resp, nil
