@@ -250,22 +250,33 @@ func (w *world) expand(m map[string]any) map[string]any {
 
 // env is a hermetic environment for Main pointing every provider at the world.
 func (w *world) env(t *testing.T, extra map[string]string) func(string) string {
-	dead := "http://127.0.0.1:1" // nothing listens there; unused resolvers must not reach the internet
+	return hermeticEnv(t, w.openalex.URL, w.unpaywall.URL, map[string]string{
+		"DOCSTOKG_OPENALEX_PER_PAGE": "3",
+		"DOCSTOKG_RESOLVERS_ORDER":   "openalex,unpaywall,landing_page",
+		"DOCSTOKG_RETRY_BASE_DELAY":  "100ms",
+	}, extra)
+}
+
+// hermeticEnv is an environment for Main with OpenAlex and Unpaywall on local servers,
+// every other provider on a closed port (unused resolvers must never reach the
+// internet), and HOME and XDG_STATE_HOME in fresh temp dirs so no user state leaks in.
+// Later layers add to or override earlier ones.
+func hermeticEnv(t *testing.T, openalexURL, unpaywallURL string, layers ...map[string]string) func(string) string {
+	dead := "http://127.0.0.1:1"
 	m := map[string]string{
-		"DOCSTOKG_OPENALEX_BASE_URL":         w.openalex.URL,
-		"DOCSTOKG_OPENALEX_PER_PAGE":         "3",
-		"DOCSTOKG_UNPAYWALL_BASE_URL":        w.unpaywall.URL,
+		"DOCSTOKG_OPENALEX_BASE_URL":         openalexURL,
+		"DOCSTOKG_UNPAYWALL_BASE_URL":        unpaywallURL,
 		"DOCSTOKG_CROSSREF_BASE_URL":         dead,
 		"DOCSTOKG_ARXIV_BASE_URL":            dead,
 		"DOCSTOKG_EUROPE_PMC_BASE_URL":       dead,
 		"DOCSTOKG_SEMANTIC_SCHOLAR_BASE_URL": dead,
-		"DOCSTOKG_RESOLVERS_ORDER":           "openalex,unpaywall,landing_page",
-		"DOCSTOKG_RETRY_BASE_DELAY":          "100ms",
 		"HOME":                               t.TempDir(),
 		"XDG_STATE_HOME":                     t.TempDir(),
 	}
-	for k, v := range extra {
-		m[k] = v
+	for _, l := range layers {
+		for k, v := range l {
+			m[k] = v
+		}
 	}
 	return func(k string) string { return m[k] }
 }

@@ -72,24 +72,11 @@ func (hs *hostileSite) requests() int {
 }
 
 func (hs *hostileSite) env(t *testing.T, extra map[string]string) func(string) string {
-	dead := "http://127.0.0.1:1"
-	m := map[string]string{
-		"DOCSTOKG_OPENALEX_BASE_URL":         hs.srv.URL,
-		"DOCSTOKG_UNPAYWALL_BASE_URL":        hs.srv.URL,
-		"DOCSTOKG_CROSSREF_BASE_URL":         dead,
-		"DOCSTOKG_ARXIV_BASE_URL":            dead,
-		"DOCSTOKG_EUROPE_PMC_BASE_URL":       dead,
-		"DOCSTOKG_SEMANTIC_SCHOLAR_BASE_URL": dead,
-		"DOCSTOKG_RESOLVERS_ORDER":           "openalex",
-		"DOCSTOKG_RETRY_BASE_DELAY":          "10ms",
-		"DOCSTOKG_RATE_LIMITS_DEFAULT_RPS":   "1000",
-		"HOME":                               t.TempDir(),
-		"XDG_STATE_HOME":                     t.TempDir(),
-	}
-	for k, v := range extra {
-		m[k] = v
-	}
-	return func(k string) string { return m[k] }
+	return hermeticEnv(t, hs.srv.URL, hs.srv.URL, map[string]string{
+		"DOCSTOKG_RESOLVERS_ORDER":         "openalex",
+		"DOCSTOKG_RETRY_BASE_DELAY":        "10ms",
+		"DOCSTOKG_RATE_LIMITS_DEFAULT_RPS": "1000",
+	}, extra)
 }
 
 func hostileRecord(id, title string, year int, pdfURL string) map[string]any {

@@ -356,28 +356,15 @@ func (fw *faultWorld) record(w faultWork) map[string]any {
 }
 
 func (fw *faultWorld) env(t *testing.T, extra map[string]string) func(string) string {
-	dead := "http://127.0.0.1:1"
-	m := map[string]string{
-		"DOCSTOKG_OPENALEX_BASE_URL":         fw.oa.URL,
+	return hermeticEnv(t, fw.oa.URL, fw.upw.URL, map[string]string{
 		"DOCSTOKG_OPENALEX_PER_PAGE":         strconv.Itoa(faultPerPage),
-		"DOCSTOKG_UNPAYWALL_BASE_URL":        fw.upw.URL,
-		"DOCSTOKG_CROSSREF_BASE_URL":         dead,
-		"DOCSTOKG_ARXIV_BASE_URL":            dead,
-		"DOCSTOKG_EUROPE_PMC_BASE_URL":       dead,
-		"DOCSTOKG_SEMANTIC_SCHOLAR_BASE_URL": dead,
 		"DOCSTOKG_RESOLVERS_ORDER":           "openalex,unpaywall",
 		"DOCSTOKG_RETRY_BASE_DELAY":          "100ms",
 		"DOCSTOKG_DOWNLOAD_TIMEOUT":          "300ms",
 		"DOCSTOKG_DOWNLOAD_MAX_BYTES":        strconv.Itoa(faultMaxBytes),
 		"DOCSTOKG_RATE_LIMITS_DEFAULT_RPS":   "1000",
 		"DOCSTOKG_RATE_LIMITS_DEFAULT_BURST": "100",
-		"HOME":                               t.TempDir(),
-		"XDG_STATE_HOME":                     t.TempDir(),
-	}
-	for k, v := range extra {
-		m[k] = v
-	}
-	return func(k string) string { return m[k] }
+	}, extra)
 }
 
 // faultRow is one line of the fault table.
