@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/docstokg/contentdl/internal/config"
 	"github.com/docstokg/contentdl/internal/sim"
