@@ -2,16 +2,13 @@ package config
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
+	"github.com/docstokg/contentdl/internal/golden"
+)
 
 func TestWriteYAMLGolden(t *testing.T) {
 	t.Parallel()
@@ -44,19 +41,7 @@ rate_limits:
 			t.Errorf("output reveals %q", secret)
 		}
 	}
-	golden := filepath.Join("testdata", "print.golden")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("WriteYAML output differs from %s (go test -update rewrites it)\n got:\n%s\nwant:\n%s", golden, got, want)
-	}
+	golden.Check(t, "print.golden", got)
 }
 
 // TestWriteYAMLRoundTrip loads the printed configuration back: without secrets set,

@@ -3,32 +3,12 @@ package learning
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/docstokg/contentdl/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func tp(t time.Time) *time.Time { return &t }
 
@@ -62,13 +42,13 @@ func TestRenderTableGolden(t *testing.T) {
 	if err := RenderTable(&buf, statusRows(renderNow), renderNow); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status_table.golden", buf.Bytes())
+	golden.Check(t, "status_table.golden", buf.Bytes())
 
 	buf.Reset()
 	if err := RenderTable(&buf, nil, renderNow); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status_table_empty.golden", buf.Bytes())
+	golden.Check(t, "status_table_empty.golden", buf.Bytes())
 }
 
 func TestRenderJSONGolden(t *testing.T) {
@@ -76,7 +56,7 @@ func TestRenderJSONGolden(t *testing.T) {
 	if err := RenderJSON(&buf, statusRows(renderNow), renderNow); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status.json.golden", buf.Bytes())
+	golden.Check(t, "status.json.golden", buf.Bytes())
 
 	// The schema is stable: every key of every row is present, absent values are null.
 	var doc struct {
@@ -108,7 +88,7 @@ func TestRenderJSONGolden(t *testing.T) {
 	if err := RenderJSON(&buf, nil, renderNow); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status_empty.json.golden", buf.Bytes())
+	golden.Check(t, "status_empty.json.golden", buf.Bytes())
 }
 
 func TestFilterRows(t *testing.T) {

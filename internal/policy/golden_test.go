@@ -2,15 +2,12 @@ package policy
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"text/tabwriter"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/decisions.golden")
+	"github.com/docstokg/contentdl/internal/golden"
+)
 
 // TestDecisionTableGolden renders the full decision matrix (policy × operation ×
 // outcome × attempt, default Config, jitter 0.5) and compares it with
@@ -60,39 +57,5 @@ func TestDecisionTableGolden(t *testing.T) {
 		}
 	}
 
-	path := filepath.Join("testdata", "decisions.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("decision table differs from %s; run with -update if the change is deliberate.\n%s",
-			path, firstDiff(string(want), buf.String()))
-	}
-}
-
-// firstDiff describes the first line where got departs from want.
-func firstDiff(want, got string) string {
-	wl, gl := bytes.Split([]byte(want), []byte("\n")), bytes.Split([]byte(got), []byte("\n"))
-	for i := 0; i < max(len(wl), len(gl)); i++ {
-		var w, g []byte
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if !bytes.Equal(w, g) {
-			return fmt.Sprintf("line %d:\n  want %q\n  got  %q", i+1, w, g)
-		}
-	}
-	return "no line differs"
+	golden.Check(t, "decisions.golden", buf.Bytes())
 }

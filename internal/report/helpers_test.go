@@ -1,37 +1,12 @@
 package report
 
 import (
-	"flag"
 	"math"
-	"os"
-	"path/filepath"
-	"testing"
 	"time"
 
 	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/fetch"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
-	}
-}
 
 // fixtureSummary is a run with saved, missed, skipped and deferred works, five hosts
 // (one unlimited, one with transport errors) and retry decisions on two operations.

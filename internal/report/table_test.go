@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docstokg/contentdl/internal/golden"
+
 	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/fetch"
 )
@@ -17,7 +19,7 @@ func TestSummaryTableGolden(t *testing.T) {
 	if err := WriteSummaryTable(&b, fixtureSummary()); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "summary_table.golden", b.Bytes())
+	golden.Check(t, "summary_table.golden", b.Bytes())
 }
 
 func TestSummaryTableInterruptedGolden(t *testing.T) {
@@ -30,7 +32,7 @@ func TestSummaryTableInterruptedGolden(t *testing.T) {
 	if err := WriteSummaryTable(&b, s); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "summary_table_interrupted.golden", b.Bytes())
+	golden.Check(t, "summary_table_interrupted.golden", b.Bytes())
 }
 
 // The JSON summary (manifest.summary.json and --json) is an interface for scripts:
@@ -40,7 +42,7 @@ func TestSummaryJSONGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "summary.json.golden", append(data, '\n'))
+	golden.Check(t, "summary.json.golden", append(data, '\n'))
 }
 
 func TestSummaryTableIsDeterministic(t *testing.T) {
