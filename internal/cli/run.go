@@ -265,6 +265,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	fc := fetch.New(fetch.Options{
 		Policy:     pol,
 		MaxWait:    cfg.Retry.MaxWait,
+		MaxPause:   cfg.Retry.MaxDelay,
 		Clock:      clk,
 		Logger:     log,
 		UserAgent:  ua,

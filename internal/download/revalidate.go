@@ -67,7 +67,6 @@ func (r *Runner) revalidate(ctx context.Context, w *openalex.Work, prev *manifes
 			if fe.Decision.Action == policy.Defer {
 				res.class, res.reason = manifest.ClassDeferred, "revalidate_deferred"
 				res.hosts = []string{fe.Host}
-				r.noteDeferHosts(w.ID, res.hosts)
 			} else {
 				res.reason = "revalidate_failed_" + fe.Reason()
 			}
@@ -118,13 +117,4 @@ func (r *Runner) revalidate(ctx context.Context, w *openalex.Work, prev *manifes
 	}
 	saved.reason = "revalidated_changed"
 	return saved
-}
-
-func (r *Runner) noteDeferHosts(workID string, hosts []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.deferHosts == nil {
-		r.deferHosts = map[string][]string{}
-	}
-	r.deferHosts[workID] = dedupe(append([]string(nil), hosts...))
 }

@@ -84,8 +84,6 @@ type Runner struct {
 	inputErrors int
 	seenWorks   map[string]bool
 	total       int
-	// deferHosts names, per deferred work, the hosts that were closed to it.
-	deferHosts map[string][]string
 }
 
 // New prepares a Runner. Nothing is created on disk until Run.
@@ -155,11 +153,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		discErr = r.discover(ctx, works)
 	}()
 
-	deferred := r.process(ctx, works, true, func() bool { return ctx.Err() == nil && r.o.DeferRounds > 0 })
-	deferred = r.deferRounds(ctx, deferred)
-	for _, d := range deferred {
-		r.finish(d.w, d.res)
-	}
+	r.newFrontier(ctx, works).run()
 
 	r.store.syncDirs()
 	cerr := r.man.Close()
@@ -187,95 +181,6 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		return sum, errors.Join(fmt.Errorf("discovery: %w", discErr), cerr)
 	}
 	return sum, cerr
-}
-
-// deferRounds retries deferred works once their hosts have cooled down, for at most
-// DeferRounds rounds. It returns the works still deferred.
-func (r *Runner) deferRounds(ctx context.Context, ws []deferredWork) []deferredWork {
-	for round := 1; round <= r.o.DeferRounds && len(ws) > 0 && ctx.Err() == nil; round++ {
-		now := r.d.Clock.Now()
-		var ready, later []deferredWork
-		var wakeAt time.Time
-		for _, w := range ws {
-			open := r.reopenAt(w.w)
-			if open.Sub(now) > r.o.MaxWait {
-				later = append(later, w)
-				continue
-			}
-			ready = append(ready, w)
-			if open.After(wakeAt) {
-				wakeAt = open
-			}
-		}
-		if len(ready) == 0 {
-			return ws
-		}
-		if d := wakeAt.Sub(now); d > 0 {
-			r.log.Info(fmt.Sprintf("waiting %s before retrying %d deferred works", d.Round(time.Millisecond), len(ready)), "round", round)
-			if r.d.Clock.Sleep(ctx, d) != nil {
-				return ws
-			}
-		}
-		r.log.Info("retrying deferred works", "round", round, "works", len(ready))
-		jobs := make(chan *openalex.Work, len(ready))
-		for _, w := range ready {
-			jobs <- w.w
-		}
-		close(jobs)
-		ws = append(later, r.process(ctx, jobs, false, func() bool { return true })...)
-	}
-	return ws
-}
-
-// process runs the workers over jobs until it is closed. A work that ends deferred is
-// held for a later round when hold says so; every other work gets its manifest record.
-// With skipOnCancel, works not yet started when ctx ends are drained without a record
-// (they were never tried in this run).
-func (r *Runner) process(ctx context.Context, jobs <-chan *openalex.Work, skipOnCancel bool, hold func() bool) []deferredWork {
-	var mu sync.Mutex
-	var held []deferredWork
-	var wg sync.WaitGroup
-	for range r.o.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for w := range jobs {
-				if skipOnCancel && ctx.Err() != nil {
-					continue
-				}
-				res := r.processWork(ctx, w)
-				if res.class == manifest.ClassDeferred && hold() {
-					mu.Lock()
-					held = append(held, deferredWork{w, res})
-					mu.Unlock()
-					continue
-				}
-				r.finish(w, res)
-			}
-		}()
-	}
-	wg.Wait()
-	return held
-}
-
-// deferredWork is a work waiting for a defer round, with how it ended last.
-type deferredWork struct {
-	w   *openalex.Work
-	res result
-}
-
-// reopenAt is the latest time at which the hosts that deferred w reopen.
-func (r *Runner) reopenAt(w *openalex.Work) time.Time {
-	r.mu.Lock()
-	hosts := r.deferHosts[w.ID]
-	r.mu.Unlock()
-	var t time.Time
-	for _, h := range hosts {
-		if u, _ := r.d.Fetch.HostOpenAt(h); u.After(t) {
-			t = u
-		}
-	}
-	return t
 }
 
 // discover feeds works to the queue: a search, or the ids of the input file.
@@ -347,112 +252,6 @@ func (r *Runner) setTotal(n int) {
 	if r.d.Progress != nil {
 		r.d.Progress.SetTotal(n)
 	}
-}
-
-// processWork takes one work through resume, the resolver chain and the downloads.
-func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
-	if res, done := r.resumed(ctx, w); done {
-		return res
-	}
-	seen := resolve.NewSeen()
-	var fallback *kept
-	defer func() { fallback.discard() }()
-	var deferHosts []string
-	var last result
-	resolverFailed := "" // reason of the last resolver that failed, if any
-	transient := false   // some failure along the way may not happen next time
-	tried, candidates := 0, 0
-	var dry []resolve.Candidate
-	for _, rs := range r.d.Resolvers {
-		if ctx.Err() != nil {
-			return result{class: manifest.ClassDeferred, reason: "interrupted"}
-		}
-		start := r.d.Clock.Now()
-		cands, err := rs.Resolve(ctx, w)
-		if err != nil {
-			rec := r.attempt(w, rs.Name(), "", policy.Resolve, start)
-			rec.Reason, rec.Decision, rec.HTTPStatus = errInfo(err)
-			rec.Classification = manifest.ClassMiss
-			r.write(rec)
-			resolverFailed = rec.Reason
-			transient = transient || isTransient(err)
-			if h := rateLimitedHost(err); h != "" {
-				deferHosts = append(deferHosts, h)
-			}
-			r.log.Debug("resolver failed; trying the next", "work", w.ID, "resolver", rs.Name(), "err", redact.Text(err.Error()))
-			continue
-		}
-		for _, c := range cands {
-			if !seen.Add(c) {
-				continue
-			}
-			candidates++
-			if r.o.DryRun {
-				dry = append(dry, c)
-				rec := r.attempt(w, c.Resolver, c.URL, policy.Download, start)
-				rec.Classification = manifest.ClassDryRun
-				r.write(rec)
-				continue
-			}
-			tried++
-			res, k := r.tryCandidate(ctx, w, c)
-			if k != nil {
-				if k.kind == KindPDF {
-					return r.save(w, k, res)
-				}
-				if fallback == nil || (fallback.kind == KindHTML && k.kind == KindXML) {
-					fallback.discard()
-					fallback = k
-				} else {
-					k.discard()
-				}
-				continue
-			}
-			if len(res.hosts) > 0 {
-				deferHosts = append(deferHosts, res.hosts...)
-			}
-			transient = transient || res.transient
-			last = res
-		}
-	}
-	if ctx.Err() != nil {
-		return result{class: manifest.ClassDeferred, reason: "interrupted"}
-	}
-	if r.o.DryRun {
-		res := result{class: manifest.ClassDryRun, reason: fmt.Sprintf("%d_candidates", len(dry))}
-		if len(dry) > 0 {
-			res.url, res.resolver = dry[0].URL, dry[0].Resolver
-		} else {
-			res.reason = "no_oa_candidates"
-		}
-		return res
-	}
-	if len(deferHosts) > 0 {
-		// A host that asked us to wait may hold the PDF: defer rather than settle for
-		// an XML/HTML fallback (which the retry will find again if there is no PDF).
-		r.noteDeferHosts(w.ID, deferHosts)
-		return result{class: manifest.ClassDeferred, reason: "rate_limited", hosts: deferHosts}
-	}
-	if fallback != nil {
-		k := fallback
-		fallback = nil
-		return r.save(w, k, k.res)
-	}
-	if candidates == 0 {
-		if resolverFailed != "" {
-			// A resolver that failed may know a candidate: say why. The work counts
-			// as failed (exit 3) only when that failure may pass (5xx, timeout,
-			// malformed answer), not for a permanent answer such as a 403.
-			return result{class: manifest.ClassMiss, reason: resolverFailed, transient: transient}
-		}
-		return result{class: manifest.ClassMiss, reason: "no_oa_candidates"}
-	}
-	last.class = manifest.ClassMiss
-	if last.reason == "" {
-		last.reason = "no_valid_candidate"
-	}
-	last.transient = transient
-	return last
 }
 
 // isTransient says whether a failed request may succeed on a later run: timeouts,

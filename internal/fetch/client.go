@@ -42,6 +42,7 @@ type Learner interface {
 type Options struct {
 	Policy       policy.Policy
 	MaxWait      time.Duration // the longest cooldown a request sleeps through
+	MaxPause     time.Duration // cap of the doubling pause after 429s without Retry-After; default 30s
 	Clock        clock.Clock
 	Logger       *slog.Logger
 	UserAgent    string
@@ -103,7 +104,8 @@ func New(o Options) *Client {
 		}
 	}
 	c := &Client{o: o, log: o.Logger}
-	c.reg = &registry{hosts: map[string]*host{}, limitFor: o.LimitFor, provider: o.ProviderOf, onNew: c.onNewHost}
+	c.reg = &registry{hosts: map[string]*host{}, limitFor: o.LimitFor, provider: o.ProviderOf, maxPause: o.MaxPause,
+		onNew: c.onNewHost}
 	hc := &http.Client{
 		Transport:     &transport{c: c, base: o.Transport},
 		CheckRedirect: c.checkRedirect,
@@ -255,7 +257,7 @@ func (c *Client) prepareRetry(req *http.Request) error {
 	if st == nil || st.wait <= 0 {
 		return nil
 	}
-	return c.o.Clock.Sleep(req.Context(), st.wait)
+	return c.pause(req.Context(), st.wait)
 }
 
 // Error is a request that ended without a usable response: a transport failure, or a
@@ -417,7 +419,7 @@ func (c *Client) Fetch(ctx context.Context, op policy.OperationType, rawURL stri
 			h.addRetry()
 		}
 		c.logWait(st, h, out, d, "waiting")
-		if err := c.o.Clock.Sleep(ctx, d.Wait); err != nil {
+		if err := c.pause(ctx, d.Wait); err != nil {
 			return &Error{Op: op, URL: redact.Redact(rawURL), Host: hostName(h), Decision: policy.Decision{Action: policy.Fail, Reason: "canceled"}, Err: err}
 		}
 	}
@@ -468,9 +470,7 @@ func (c *Client) Cooldowns() map[string]time.Time {
 // HostOpenAt says when host reopens (zero if open now) and whether that is an
 // exhausted quota.
 func (c *Client) HostOpenAt(hostName string) (time.Time, bool) {
-	c.reg.mu.Lock()
-	h, ok := c.reg.hosts[hostName]
-	c.reg.mu.Unlock()
+	h, ok := c.reg.lookup(hostName)
 	if !ok {
 		return time.Time{}, false
 	}
@@ -505,20 +505,22 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if st != nil {
 		st.host.Store(h)
 	}
-	if err := h.wait(req.Context(), c.o.Clock, c.o.MaxWait); err != nil {
+	p, err := t.permit(req, h)
+	if err != nil {
 		return nil, err
 	}
 	began := time.Now()
 	resp, err := t.base.RoundTrip(req)
 	lat := time.Since(began)
 	if err != nil {
-		h.release()
 		kind := policy.ClassifyError(err)
 		h.record(0, kind, lat)
 		if c.o.Observe != nil {
 			c.o.Observe(h.name, 0, kind, lat)
 		}
 		c.observe(h, 0, nil)
+		h.answered(p, c.o.Clock.Now(), 0)
+		h.release()
 		return nil, err
 	}
 	h.record(resp.StatusCode, policy.ErrNone, lat)
@@ -526,6 +528,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.o.Observe(h.name, resp.StatusCode, policy.ErrNone, lat)
 	}
 	c.observe(h, resp.StatusCode, resp.Header)
+	h.answered(p, c.o.Clock.Now(), resp.StatusCode)
 	b := &body{rc: resp.Body, h: h, timeout: c.o.Timeout}
 	if st != nil && st.stall != nil {
 		stall := st.stall // this attempt's; a later attempt installs its own
@@ -533,6 +536,23 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = b
 	return resp, nil
+}
+
+// permit takes the request's permit for h: the one the scheduler acquired for this
+// step, when it is for h and h is still open, or a fresh one from the host.
+func (t *transport) permit(req *http.Request, h *host) (*Permit, error) {
+	if p := permitFrom(req.Context()); p != nil && p.h == h {
+		if until, _, _ := h.gate(); !until.After(t.c.o.Clock.Now()) && p.use() {
+			return p, nil
+		}
+		p.Cancel() // the host closed since it was granted: queue again
+	}
+	p, err := h.acquire(req.Context(), t.c.o.Clock, t.c.o.MaxWait)
+	if err != nil {
+		return nil, err
+	}
+	p.use()
+	return p, nil
 }
 
 // observe applies a response to the host's cooldown and to the learner.
@@ -543,10 +563,10 @@ func (c *Client) observe(h *host, status int, hdr http.Header) {
 		if ra, ok := policy.RetryAfter(hdr, now); ok {
 			h.closeUntil(now.Add(ra), false)
 		} else if status == http.StatusTooManyRequests {
-			h.closeUntil(now.Add(h.nextPenalty()), false)
+			h.closeUntil(now.Add(h.nextPause()), false)
 		}
 	case status > 0 && status < 400:
-		h.resetPenalty()
+		h.resetPause()
 	}
 	if c.o.Learner == nil {
 		return
@@ -559,26 +579,6 @@ func (c *Client) observe(h *host, status int, hdr http.Header) {
 		}
 		h.closeUntil(eff.CooldownUntil, eff.QuotaExhausted)
 	}
-}
-
-// maxPenalty bounds the doubling cooldown after 429s without Retry-After.
-const maxPenalty = 5 * time.Minute
-
-func (h *host) nextPenalty() time.Duration {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.penalty == 0 {
-		h.penalty = h.limit.Cooldown
-	} else {
-		h.penalty = min(2*h.penalty, maxPenalty)
-	}
-	return h.penalty
-}
-
-func (h *host) resetPenalty() {
-	h.mu.Lock()
-	h.penalty = 0
-	h.mu.Unlock()
 }
 
 // body releases the host's concurrency slot on Close, counts bytes, and turns a

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
 
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/policy"
@@ -148,33 +147,6 @@ func Test429WithoutRetryAfterDoublesCooldown(t *testing.T) {
 			t.Errorf("gap %d = %s, want ≥ %s", i, gap, want)
 		}
 	}
-}
-
-func TestLimiterChangeWakesWaiters(t *testing.T) {
-	// A request waiting at 1 rps must re-queue at the new rate when the limit drops,
-	// not slip through at the old one.
-	h := newHost("h", "web", HostLimit{RPS: 1, Burst: 1, Concurrency: 10})
-	now := start()
-	if d := h.lim.ReserveN(now, 1).DelayFrom(now); d != 0 {
-		t.Fatalf("first token delay %s", d)
-	}
-	clk := &blockingClock{now: now, slept: make(chan time.Duration, 4), release: make(chan struct{})}
-	done := make(chan error, 1)
-	go func() { done <- h.wait(context.Background(), clk, time.Minute) }()
-	first := <-clk.slept // waiting ~1s for the next token at 1 rps
-	if first <= 0 || first > time.Second {
-		t.Fatalf("first wait %s", first)
-	}
-	h.SetLimitAt(now, rate.Limit(0.1)) // one per 10 s
-	second := <-clk.slept              // woken, re-reserved at the new rate
-	if second < 9*time.Second {
-		t.Errorf("after the limit dropped the waiter re-queued for %s, want ≈10s", second)
-	}
-	close(clk.release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	h.release()
 }
 
 // blockingClock reports each sleep and blocks it until the context ends or release.
@@ -383,24 +355,6 @@ func TestManifestFetchPausesWithoutUsingAttempts(t *testing.T) {
 	}
 }
 
-func TestLimiterRiseDoesNotWakeWaiters(t *testing.T) {
-	h := newHost("h", "web", HostLimit{RPS: 1, Burst: 1, Concurrency: 1})
-	_, _, before := h.gate()
-	h.SetLimitAt(start(), rate.Limit(5))
-	h.SetBurstAt(start(), 3)
-	select {
-	case <-before:
-		t.Error("a rise woke waiters")
-	default:
-	}
-	h.SetLimitAt(start(), rate.Limit(2))
-	select {
-	case <-before:
-	default:
-		t.Error("a drop did not wake waiters")
-	}
-}
-
 func TestGetBodyStallIsCutOff(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "100")
@@ -427,41 +381,5 @@ func TestGetBodyStallIsCutOff(t *testing.T) {
 	}
 	if waited := time.Since(began); waited > 3*time.Second {
 		t.Errorf("stalled body held the reader for %s", waited)
-	}
-}
-
-func TestReopenedHostStillPacedByLimiter(t *testing.T) {
-	// B holds a limiter token and queues for the one concurrency slot while A's
-	// response closes the host for 1 s. When B gets the slot it must not go out the
-	// moment the host reopens on its old token: it waits out the window, then queues
-	// for a fresh token at 0.5 rps.
-	now := start()
-	h := newHost("h", "web", HostLimit{RPS: 0.5, Burst: 2, Concurrency: 1})
-	clk := &blockingClock{now: now, slept: make(chan time.Duration, 8), release: make(chan struct{})}
-	if err := h.wait(context.Background(), clk, time.Minute); err != nil { // A
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- h.wait(context.Background(), clk, time.Minute) }() // B: token now, no slot
-	// Let B take its token and block on the slot before A's 429 arrives.
-	for h.lim.TokensAt(now) > 0.5 {
-		time.Sleep(time.Millisecond)
-	}
-	h.closeUntil(now.Add(time.Second), false)
-	h.release() // A's body closed
-	if d := <-clk.slept; d != time.Second {
-		t.Fatalf("B first slept %s, want the 1s window", d)
-	}
-	close(clk.release)
-	select {
-	case d := <-clk.slept:
-		if d < 900*time.Millisecond {
-			t.Errorf("after the window B waited %s for a token, want ≈1s at 0.5 rps", d)
-		}
-	case err := <-done:
-		t.Fatalf("B went out on its old token right as the host reopened (err %v)", err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 }

@@ -1,0 +1,175 @@
+package download
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/docstokg/contentdl/internal/fetch"
+	"github.com/docstokg/contentdl/internal/manifest"
+	"github.com/docstokg/contentdl/internal/openalex"
+	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/redact"
+	"github.com/docstokg/contentdl/internal/resolve"
+)
+
+// workState is one work's life in the frontier: where it is in the resolver chain and
+// its candidates, and what it has learnt so far. A work moves one step at a time (the
+// resume check, one resolver, one candidate); between steps it is plain data, so a
+// work waiting for a host costs memory, not a worker.
+type workState struct {
+	w       *openalex.Work
+	started bool // a step has run (an unstarted work ends without a record on SIGINT)
+	rounds  int  // defer rounds used
+	last    result
+
+	checked        bool // the resume check is done
+	ri             int  // next resolver
+	cands          []resolve.Candidate
+	resolvedAt     time.Time // when the resolver of cands was asked
+	seen           *resolve.Seen
+	fallback       *kept // the best XML/HTML body so far, while a PDF may still come
+	deferHosts     []string
+	miss           result // the last failed candidate
+	resolverFailed string // reason of the last resolver that failed, if any
+	transient      bool   // some failure along the way may not happen next time
+	candidates     int
+	dry            []resolve.Candidate
+}
+
+func newWorkState(w *openalex.Work, rounds int) *workState {
+	return &workState{w: w, rounds: rounds, seen: resolve.NewSeen()}
+}
+
+// hoster is a resolver that can tell which host its Resolve will ask for a work ("" for
+// none), so the frontier can schedule the request before a worker takes it.
+type hoster interface {
+	Host(w *openalex.Work) string
+}
+
+// nextHost names the host the work's next step sends to, or "" when the step sends
+// nothing or the host cannot be known before it runs.
+func (r *Runner) nextHost(ws *workState) string {
+	switch {
+	case !ws.checked:
+		return ""
+	case len(ws.cands) > 0:
+		if r.o.DryRun {
+			return ""
+		}
+		return fetch.HostOf(ws.cands[0].URL)
+	case ws.ri < len(r.d.Resolvers):
+		if h, ok := r.d.Resolvers[ws.ri].(hoster); ok {
+			return h.Host(ws.w)
+		}
+	}
+	return ""
+}
+
+// step runs the work's next step. done is true when the work has ended for this round,
+// with res saying how.
+func (r *Runner) step(ctx context.Context, ws *workState) (res result, done bool) {
+	ws.started = true
+	w := ws.w
+	if !ws.checked {
+		ws.checked = true
+		return r.resumed(ctx, w)
+	}
+	if ctx.Err() != nil {
+		return result{class: manifest.ClassDeferred, reason: "interrupted"}, true
+	}
+	if len(ws.cands) > 0 {
+		c := ws.cands[0]
+		ws.cands = ws.cands[1:]
+		if r.o.DryRun {
+			ws.dry = append(ws.dry, c)
+			rec := r.attempt(w, c.Resolver, c.URL, policy.Download, ws.resolvedAt)
+			rec.Classification = manifest.ClassDryRun
+			r.write(rec)
+			return result{}, false
+		}
+		res, k := r.tryCandidate(ctx, w, c)
+		if k != nil {
+			if k.kind == KindPDF {
+				return r.save(w, k, res), true
+			}
+			if ws.fallback == nil || (ws.fallback.kind == KindHTML && k.kind == KindXML) {
+				ws.fallback.discard()
+				ws.fallback = k
+			} else {
+				k.discard()
+			}
+			return result{}, false
+		}
+		ws.deferHosts = append(ws.deferHosts, res.hosts...)
+		ws.transient = ws.transient || res.transient
+		ws.miss = res
+		return result{}, false
+	}
+	if ws.ri < len(r.d.Resolvers) {
+		rs := r.d.Resolvers[ws.ri]
+		ws.ri++
+		start := r.d.Clock.Now()
+		cands, err := rs.Resolve(ctx, w)
+		if err != nil {
+			rec := r.attempt(w, rs.Name(), "", policy.Resolve, start)
+			rec.Reason, rec.Decision, rec.HTTPStatus = errInfo(err)
+			rec.Classification = manifest.ClassMiss
+			r.write(rec)
+			ws.resolverFailed = rec.Reason
+			ws.transient = ws.transient || isTransient(err)
+			if h := rateLimitedHost(err); h != "" {
+				ws.deferHosts = append(ws.deferHosts, h)
+			}
+			r.log.Debug("resolver failed; trying the next", "work", w.ID, "resolver", rs.Name(), "err", redact.Text(err.Error()))
+			return result{}, false
+		}
+		ws.resolvedAt = start
+		for _, c := range cands {
+			if ws.seen.Add(c) {
+				ws.candidates++
+				ws.cands = append(ws.cands, c)
+			}
+		}
+		return result{}, false
+	}
+	return r.settle(ws), true
+}
+
+// settle is how a work ends once every resolver and candidate has been tried.
+func (r *Runner) settle(ws *workState) result {
+	if r.o.DryRun {
+		res := result{class: manifest.ClassDryRun, reason: fmt.Sprintf("%d_candidates", len(ws.dry))}
+		if len(ws.dry) > 0 {
+			res.url, res.resolver = ws.dry[0].URL, ws.dry[0].Resolver
+		} else {
+			res.reason = "no_oa_candidates"
+		}
+		return res
+	}
+	if len(ws.deferHosts) > 0 {
+		// A host that asked us to wait may hold the PDF: defer rather than settle for
+		// an XML/HTML fallback (which the retry will find again if there is no PDF).
+		return result{class: manifest.ClassDeferred, reason: "rate_limited", hosts: dedupe(ws.deferHosts)}
+	}
+	if k := ws.fallback; k != nil {
+		ws.fallback = nil
+		return r.save(ws.w, k, k.res)
+	}
+	if ws.candidates == 0 {
+		if ws.resolverFailed != "" {
+			// A resolver that failed may know a candidate: say why. The work counts
+			// as failed (exit 3) only when that failure may pass (5xx, timeout,
+			// malformed answer), not for a permanent answer such as a 403.
+			return result{class: manifest.ClassMiss, reason: ws.resolverFailed, transient: ws.transient}
+		}
+		return result{class: manifest.ClassMiss, reason: "no_oa_candidates"}
+	}
+	last := ws.miss
+	last.class = manifest.ClassMiss
+	if last.reason == "" {
+		last.reason = "no_valid_candidate"
+	}
+	last.transient = ws.transient
+	return last
+}
