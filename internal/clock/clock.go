@@ -86,3 +86,75 @@ func (f *Fake) Slept() (time.Duration, int) {
 	defer f.mu.Unlock()
 	return f.slept, f.naps
 }
+
+// Manual is a clock that moves only when the test says so: Sleep blocks until Advance
+// (or Set) moves the time past its deadline, or its context ends. Tests use it to hold
+// time still while real requests run, and to watch what happens when a window ends.
+type Manual struct {
+	mu      sync.Mutex
+	now     time.Time
+	sleeper map[*manualSleep]struct{}
+}
+
+type manualSleep struct {
+	until time.Time
+	done  chan struct{}
+}
+
+// NewManual returns a Manual clock at start.
+func NewManual(start time.Time) *Manual {
+	return &Manual{now: start, sleeper: map[*manualSleep]struct{}{}}
+}
+
+// Now returns the manual time.
+func (m *Manual) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now
+}
+
+// Sleep blocks until the clock reaches now+d or ctx ends.
+func (m *Manual) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d <= 0 {
+		return nil
+	}
+	m.mu.Lock()
+	s := &manualSleep{until: m.now.Add(d), done: make(chan struct{})}
+	m.sleeper[s] = struct{}{}
+	m.mu.Unlock()
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		m.mu.Lock()
+		delete(m.sleeper, s)
+		m.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// Advance moves the clock forward by d and wakes the sleepers that are due.
+func (m *Manual) Advance(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d <= 0 {
+		return
+	}
+	m.now = m.now.Add(d)
+	for s := range m.sleeper {
+		if !s.until.After(m.now) {
+			close(s.done)
+			delete(m.sleeper, s)
+		}
+	}
+}
+
+// Sleepers reports how many Sleep calls are blocked.
+func (m *Manual) Sleepers() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sleeper)
+}

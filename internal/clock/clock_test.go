@@ -53,3 +53,31 @@ func TestRealSleepHonoursContext(t *testing.T) {
 		t.Errorf("zero sleep: %v", err)
 	}
 }
+
+func TestManualSleepWaitsForAdvance(t *testing.T) {
+	m := NewManual(time.Unix(0, 0))
+	done := make(chan error, 1)
+	go func() { done <- m.Sleep(context.Background(), 10*time.Second) }()
+	for m.Sleepers() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	m.Advance(9 * time.Second)
+	select {
+	case err := <-done:
+		t.Fatalf("Sleep(10s) returned after 9s: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	m.Advance(time.Second)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- m.Sleep(ctx, time.Hour) }()
+	for m.Sleepers() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil || m.Sleepers() != 0 {
+		t.Fatalf("cancelled Sleep: err %v, sleepers %d", err, m.Sleepers())
+	}
+}

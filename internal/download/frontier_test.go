@@ -1,0 +1,259 @@
+package download
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/docstokg/contentdl/internal/clock"
+	"github.com/docstokg/contentdl/internal/fetch"
+	"github.com/docstokg/contentdl/internal/manifest"
+	"github.com/docstokg/contentdl/internal/openalex"
+	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/resolve"
+)
+
+// pdfHost serves PDFs. While its window is open (clock time before closedUntil) it
+// answers 429 with Retry-After; it records what it saw, on the test's clock.
+type pdfHost struct {
+	srv         *httptest.Server
+	clk         clock.Clock
+	closedUntil time.Time
+	retryAfter  string
+
+	mu            sync.Mutex
+	served        int
+	throttled     int
+	inWindow      int // requests that arrived inside a window the host announced
+	inflight      int
+	probeOut      bool // a request after the window's end is not yet answered
+	afterWindow   bool
+	stampede      int // requests that arrived while that first request was out
+	announcedTill time.Time
+}
+
+func newPDFHost(t *testing.T, clk clock.Clock, closedUntil time.Time, retryAfter string) *pdfHost {
+	h := &pdfHost{clk: clk, closedUntil: closedUntil, retryAfter: retryAfter}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := clk.Now()
+		h.mu.Lock()
+		if now.Before(h.announcedTill) {
+			h.inWindow++
+		}
+		if !h.announcedTill.IsZero() && !now.Before(h.announcedTill) {
+			if h.probeOut {
+				h.stampede++
+			}
+			if !h.afterWindow {
+				h.afterWindow, h.probeOut = true, true
+			}
+		}
+		h.inflight++
+		limited := now.Before(h.closedUntil)
+		if limited {
+			h.throttled++
+			h.announcedTill = h.closedUntil
+			h.afterWindow = false
+		} else {
+			h.served++
+		}
+		h.mu.Unlock()
+		if limited {
+			w.Header().Set("Retry-After", h.retryAfter)
+			w.WriteHeader(http.StatusTooManyRequests)
+		} else {
+			w.Header().Set("Content-Type", "application/pdf")
+			w.Write(testPDF(r.URL.Path))
+		}
+		h.mu.Lock()
+		h.inflight--
+		h.probeOut = false
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *pdfHost) counts() (served, throttled, inWindow, stampede int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.served, h.throttled, h.inWindow, h.stampede
+}
+
+// worksSite serves one OpenAlex page of works, each with a PDF on the given host.
+func worksSite(t *testing.T, works []map[string]any) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(rw).Encode(map[string]any{"meta": map[string]any{"count": len(works)}, "results": works})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// A host closed by a 10 s Retry-After holds no worker: the other hosts' works all
+// finish while the clock stands still inside the window. When the window ends one
+// probe goes out alone, and then the closed host's works finish too.
+func TestClosedHostDoesNotStallOtherHosts(t *testing.T) {
+	for _, pol := range []policy.Policy{policy.NewLegacy(policy.DefaultConfig()), policy.NewContextual(policy.DefaultConfig())} {
+		t.Run(pol.Name(), func(t *testing.T) {
+			t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+			clk := clock.NewManual(t0)
+			closed := newPDFHost(t, clk, t0.Add(10*time.Second), "10")
+			var open []*pdfHost
+			for range 4 {
+				open = append(open, newPDFHost(t, clk, time.Time{}, ""))
+			}
+			var works []map[string]any
+			for i := range 100 {
+				h := closed
+				if i%5 != 0 {
+					h = open[i%5-1]
+				}
+				loc := map[string]any{"is_oa": true, "pdf_url": fmt.Sprintf("%s/pdf/W%d", h.srv.URL, i)}
+				works = append(works, map[string]any{"id": fmt.Sprintf("W%d", i), "title": fmt.Sprintf("Work %d", i),
+					"publication_year": 2021, "best_oa_location": loc, "locations": []any{loc}})
+			}
+			site := worksSite(t, works)
+			fc := fetch.New(fetch.Options{Policy: pol, MaxWait: time.Minute, Clock: clk, Timeout: 5 * time.Second,
+				LimitFor: func(string) fetch.HostLimit {
+					// A burst that covers each host's 20 works: the clock stands still.
+					return fetch.HostLimit{RPS: 1000, Burst: 40, Concurrency: 4, Cooldown: time.Second}
+				}})
+			t.Cleanup(fc.CloseIdleConnections)
+			rs, err := resolve.Chain([]string{resolve.NameOpenAlex}, resolve.Options{Doer: fc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			r := New(Options{Out: out, Workers: 8, MaxBytes: 1 << 20, MinPDFBytes: 1024, DeferRounds: 1, MaxWait: time.Minute,
+				Query: openalex.Query{Search: "x"}, RunID: "test-run"},
+				Deps{Fetch: fc, OpenAlex: &openalex.Client{BaseURL: site.URL, Doer: fc}, Resolvers: rs, Clock: clk})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var sum *Summary
+			done := make(chan error, 1)
+			go func() {
+				var err error
+				sum, err = r.Run(ctx)
+				done <- err
+			}()
+			finished := false
+			defer func() {
+				if !finished { // a failed check: end the run before its folder is removed
+					cancel()
+					<-done
+				}
+			}()
+
+			// Time stands still at t0: every open host's 20 works must finish.
+			openServed := func() int {
+				n := 0
+				for _, h := range open {
+					s, _, _, _ := h.counts()
+					n += s
+				}
+				return n
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for openServed() < 80 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the open hosts served %d of 80 works while the closed host's window ran", openServed())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if !clk.Now().Equal(t0) {
+				t.Fatalf("clock moved to +%s", clk.Now().Sub(t0))
+			}
+			served, throttled, _, _ := closed.counts()
+			if served != 0 || throttled != 1 {
+				t.Fatalf("closed host: %d served, %d throttled before the window ended; want the one probe, throttled", served, throttled)
+			}
+
+			// Step through the window and past it in 10 ms steps until the run ends.
+			var runErr error
+		loop:
+			for {
+				select {
+				case runErr = <-done:
+					finished = true
+					break loop
+				case <-time.After(2 * time.Millisecond):
+					clk.Advance(10 * time.Millisecond)
+				}
+				if time.Now().After(deadline.Add(20 * time.Second)) {
+					t.Fatal("run did not end")
+				}
+			}
+			if runErr != nil {
+				t.Fatal(runErr)
+			}
+			if sum.ByClassification[manifest.ClassPDF] != 100 {
+				t.Fatalf("saved %v, want 100 PDFs", sum.ByClassification)
+			}
+			served, throttled, inWindow, stampede := closed.counts()
+			if served != 20 || throttled != 1 {
+				t.Errorf("closed host: %d served, %d throttled; want 20 and 1", served, throttled)
+			}
+			if inWindow != 0 {
+				t.Errorf("%d requests reached the closed host inside its window", inWindow)
+			}
+			if stampede != 0 {
+				t.Errorf("%d requests went out with the first request after the window (a stampede)", stampede)
+			}
+			if took := clk.Now().Sub(t0); took > 12*time.Second {
+				t.Errorf("run took %s of clock time, want about the 10 s window", took)
+			}
+			if !strings.HasPrefix(closed.srv.URL, "http://") {
+				t.Fatal(closed.srv.URL)
+			}
+		})
+	}
+}
+
+// slotCount tracks that parked requests give their worker back and take one again.
+func TestSlotsParkedRequestsComeBackFirst(t *testing.T) {
+	s := newSlots(1)
+	if !s.take() {
+		t.Fatal("no worker at start")
+	}
+	s.Park() // the step's request waits on a host
+	if !s.take() {
+		t.Fatal("a parked request's worker was not free for another step")
+	}
+	var back atomic.Bool
+	go func() {
+		_ = s.Unpark(context.Background())
+		back.Store(true)
+	}()
+	for {
+		s.mu.Lock()
+		w := s.waiting
+		s.mu.Unlock()
+		if w == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.give() // the other step ends
+	if s.take() {
+		t.Fatal("a new step took the worker ahead of the request waiting to unpark")
+	}
+	for !back.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Unpark(ctx); err == nil {
+		t.Fatal("Unpark on a done context returned nil")
+	}
+	if s.free != -1 {
+		t.Fatalf("free = %d after a forced unpark, want -1 (one over, given back when the step ends)", s.free)
+	}
+}
