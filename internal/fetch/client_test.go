@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/policy"
 )
