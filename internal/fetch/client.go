@@ -1,10 +1,14 @@
 // Package fetch is the one path every HTTP request of a run takes:
 //
-//	host gate (cooldown until Retry-After) → host limiter (x/time/rate, learned limit) →
-//	per-host concurrency cap → retryablehttp attempt → policy.Decide → learner.Observe
+//	host admission (window · half-open probe · slow start · concurrency · x/time/rate,
+//	learned limit applied) → retryablehttp attempt → observe (stats, Retry-After →
+//	host window, learner) → policy.Decide → retry pause
 //
-// The retry loop is go-retryablehttp's; whether and how long to wait is decided by a
-// policy.Policy (legacy or contextual), and every wait goes through an injected clock.
+// A host's admission answers "now" or "not before T" (hosts.go); the download frontier
+// uses it to schedule by host (sched.go), and a request that has to wait inside a step
+// gives its worker back meanwhile. The retry loop is go-retryablehttp's; whether and how
+// long to wait is decided by a policy.Policy (legacy or contextual), and every wait goes
+// through an injected clock.
 package fetch
 
 import (
