@@ -75,7 +75,7 @@ type endpoint struct {
 	mu       sync.Mutex
 	limiter  *rate.Limiter
 	stats    counters
-	gen      uint64 // Reset generation of stats
+	gen      uint64         // Reset generation of stats
 	attempts map[string]int // per path, publishers
 	listed   int            // /works listing requests, openalex
 	broken   map[int]int    // malformed answers given per page, openalex

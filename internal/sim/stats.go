@@ -237,12 +237,12 @@ func (c *counters) snapshot(now time.Time) HostStats {
 		}
 	}
 	return HostStats{
-		Windows:           append([]Window{}, c.windows...),
-		Reopens:           reopens,
-		MaxReopenInFlight: maxIn,
-		Stampedes:         stampedes,
-		Log:               append([]RequestRecord{}, c.log...),
-		LogTruncated:      c.logFull,
+		Windows:             append([]Window{}, c.windows...),
+		Reopens:             reopens,
+		MaxReopenInFlight:   maxIn,
+		Stampedes:           stampedes,
+		Log:                 append([]RequestRecord{}, c.log...),
+		LogTruncated:        c.logFull,
 		Requests:            c.requests,
 		ByStatus:            maps.Clone(c.byStatus),
 		BytesSent:           c.bytes,
