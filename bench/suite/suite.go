@@ -16,6 +16,12 @@
 //     (user + system) from the kernel's rusage.
 //   - Microbenchmarks: `go test -bench` for the policy decision, a tracker update and
 //     rendering provider-learning-status for 1,000 providers.
+//   - Many hosts: testdata/scenarios/manyhosts.yaml (ten hosts with different hidden
+//     capacities and Retry-After styles, a distant host, four unlimited ones), 8
+//     workers, gates off and both gates on: wall and each host's finish against an
+//     ideal, the rate each limited host is served at, 429s, requests inside
+//     Retry-After windows and stampedes when a window ends. Options.Only runs it
+//     alone (benchsuite --only manyhosts).
 //
 // This package (with gonum.org/v1/plot for the chart) is linked only into the bench
 // tool, never into contentdl.
@@ -55,6 +61,8 @@ type Options struct {
 	OverheadPairs int
 	// BenchTime is go test's -benchtime (default 1s).
 	BenchTime string
+	// Only runs one part: "" runs them all, PartManyHosts the many-hosts part.
+	Only string
 	// Logger reports progress; nil discards.
 	Logger *slog.Logger
 }
@@ -71,7 +79,12 @@ type Results struct {
 	Throughput Throughput
 	Overhead   Overhead
 	Micro      []Micro
+	// ManyHosts is nil when the part did not run.
+	ManyHosts *ManyHosts
 }
+
+// PartManyHosts names the many-hosts part for Options.Only.
+const PartManyHosts = "manyhosts"
 
 // Suite runs the benchmark parts.
 type Suite struct {
@@ -84,6 +97,9 @@ type Suite struct {
 func Run(ctx context.Context, opts Options) (*Results, error) {
 	if opts.Contentdl == "" || opts.Rusage == "" || opts.Scenarios == "" || opts.WorkDir == "" {
 		return nil, errors.New("suite: Contentdl, Rusage, Scenarios and WorkDir are required")
+	}
+	if opts.Only != "" && opts.Only != PartManyHosts {
+		return nil, fmt.Errorf("suite: unknown part %q (want %q)", opts.Only, PartManyHosts)
 	}
 	if opts.Reps <= 0 {
 		opts.Reps = 3
@@ -106,10 +122,20 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	res := &Results{Started: time.Now()}
 	res.Machine = s.machine(ctx)
 	var err error
+	if opts.Only == PartManyHosts {
+		if res.ManyHosts, err = s.runManyHosts(ctx); err != nil {
+			return nil, err
+		}
+		res.Elapsed = time.Since(res.Started)
+		return res, nil
+	}
 	if res.Floor, err = s.measureFloor(ctx); err != nil {
 		return nil, err
 	}
 	if res.Learning, err = s.runLearning(ctx); err != nil {
+		return nil, err
+	}
+	if res.ManyHosts, err = s.runManyHosts(ctx); err != nil {
 		return nil, err
 	}
 	w, err := s.startUnlimited(opts.WorkDir)

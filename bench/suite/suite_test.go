@@ -219,7 +219,7 @@ func TestChecks(t *testing.T) {
 
 func TestWriteMarkdown(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteMarkdown(&b, fakeResults("curl"), "learning.png"); err != nil {
+	if err := WriteMarkdown(&b, fakeResults("curl"), Charts{Learning: "learning.png"}); err != nil {
 		t.Fatal(err)
 	}
 	md := b.String()

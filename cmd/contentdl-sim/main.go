@@ -108,7 +108,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		log.Info("contentdl-sim: host stats", "host", h.Name, "addr", h.Addr, "requests", h.Requests,
 			"status", statusSummary(h.ByStatus), "bytes", h.BytesSent, "max_in_flight", h.MaxInFlight,
-			"retry_after_announced", h.RetryAfterAnnounced, "in_retry_after_window", h.InRetryAfterWindow)
+			"retry_after_announced", h.RetryAfterAnnounced, "in_retry_after_window", h.InRetryAfterWindow,
+			"in_retry_after_grace", h.InRetryAfterGrace, "reopenings", len(h.Reopens), "max_reopen_in_flight", h.MaxReopenInFlight)
 	}
 	if err := s.Close(); err != nil {
 		log.Error("contentdl-sim: close", "err", err)

@@ -4,7 +4,11 @@
 // with hidden rate limits, Retry-After styles, rate-limit headers, scheduled faults
 // and exact-size PDFs, all described by a Scenario. Every host counts what it sees
 // (Stats), including the requests that arrived while a Retry-After it announced was
-// still running: the politeness metric.
+// still running (the politeness metric) and, each time such a window ends, how many
+// requests were in flight at once until the first one after it was answered (the
+// stampede metric: a polite client sends one and waits; see Reopen). Every request
+// is logged with its arrival and answer times, and the timeline counts accepted
+// requests and 429s per 100 ms and per second.
 //
 // A test starts one in-process and checks the client against it:
 //
@@ -59,6 +63,7 @@
 //	  retry_after: seconds       # seconds | http-date | none
 //	  retry_after_seconds: 0     # 0 = until the bucket has a token again
 //	  headers: openalex          # none | openalex | crossref | ietf
+//	  latency: 0s                # every answer (429s too) leaves this much later
 //	  malformed_page: 2          # OpenAlex only: page 2 is invalid JSON …
 //	  malformed_times: 1         # … once (-1: always)
 //	  repeat_cursor_page: 3      # page 3 hands back its own cursor

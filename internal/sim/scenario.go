@@ -137,6 +137,10 @@ type ServiceSpec struct {
 	RetryAfterSeconds int `yaml:"retry_after_seconds"`
 	// Headers is the rate-limit header style. Default none.
 	Headers HeaderStyle `yaml:"headers"`
+	// Latency delays every answer of the host by this long (a distant or slow
+	// server): the capacity is checked when the request arrives, and the response,
+	// 429s included, leaves Latency later. Default 0.
+	Latency time.Duration `yaml:"latency"`
 }
 
 // OpenAlexSpec configures the OpenAlex-like host and its faults.
@@ -555,6 +559,9 @@ func (s ServiceSpec) validate(key string) error {
 	}
 	if s.RetryAfterSeconds < 0 {
 		return fmt.Errorf("%s.retry_after_seconds: must be >= 0", key)
+	}
+	if s.Latency < 0 || s.Latency > time.Minute {
+		return fmt.Errorf("%s.latency: want 0..1m, got %s", key, s.Latency)
 	}
 	return nil
 }

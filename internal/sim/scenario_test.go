@@ -119,6 +119,8 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"zero host weights", "hosts: [{weight: -0.0}, {weight: -1}]\n", "hosts[1].weight"},
 		{"malformed times", "openalex: {malformed_times: -2}\nhosts: [{}]\n", "malformed_times"},
 		{"duration as int", "politeness_grace: 5\nhosts: [{}]\n", "into time.Duration"},
+		{"negative latency", "hosts: [{latency: -1s}]\n", "hosts[0].latency: want 0..1m"},
+		{"huge latency", "unpaywall: {latency: 2m}\nhosts: [{}]\n", "unpaywall.latency"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

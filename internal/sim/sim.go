@@ -24,6 +24,10 @@ type Options struct {
 	// Clock tells the time for token buckets, Retry-After windows, HTTP dates and
 	// the stats; nil means time.Now. Slow faults stall in real time regardless.
 	Clock func() time.Time
+	// Sleep waits out a host's latency; it returns an error when ctx ends first.
+	// nil waits in real time. A test with a fake Clock can pass one that advances
+	// the clock, or that holds requests until it releases them.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Host roles.
@@ -38,6 +42,7 @@ type Sim struct {
 	sc     Scenario
 	log    *slog.Logger
 	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
 	cat    *catalogue
 	api    *endpoint
 	upw    *endpoint
@@ -70,6 +75,7 @@ type endpoint struct {
 	mu       sync.Mutex
 	limiter  *rate.Limiter
 	stats    counters
+	gen      uint64         // Reset generation of stats
 	attempts map[string]int // per path, publishers
 	listed   int            // /works listing requests, openalex
 	broken   map[int]int    // malformed answers given per page, openalex
@@ -86,6 +92,7 @@ func Start(sc Scenario, opts Options) (*Sim, error) {
 		sc:    sc,
 		log:   opts.Logger,
 		now:   opts.Clock,
+		sleep: opts.Sleep,
 		done:  make(chan struct{}),
 		bombs: map[int64][]byte{},
 	}
@@ -104,7 +111,7 @@ func Start(sc Scenario, opts Options) (*Sim, error) {
 			return nil, fmt.Errorf("sim: listen for %s: %w", name, err)
 		}
 		e := &endpoint{sim: s, name: name, role: role, spec: spec, ln: ln, url: "http://" + ln.Addr().String(),
-			stats: newCounters(start), attempts: map[string]int{}, broken: map[int]int{}}
+			stats: newCounters(start, 0), attempts: map[string]int{}, broken: map[int]int{}}
 		e.limiter = e.newLimiter()
 		s.all = append(s.all, e)
 		return e, nil
@@ -279,7 +286,7 @@ func (s *Sim) Stats() Stats {
 	st := Stats{Now: s.now(), Hosts: make([]HostStats, 0, len(s.all))}
 	for _, e := range s.all {
 		e.mu.Lock()
-		h := e.stats.snapshot()
+		h := e.stats.snapshot(st.Now)
 		if st.Start.IsZero() {
 			st.Start = e.stats.start
 		}
@@ -299,7 +306,8 @@ func (s *Sim) Reset() {
 	for _, e := range s.all {
 		e.mu.Lock()
 		inFlight := e.stats.inFlight
-		e.stats = newCounters(now)
+		e.gen++
+		e.stats = newCounters(now, e.gen)
 		e.stats.inFlight, e.stats.maxInFlight = inFlight, inFlight
 		e.limiter = e.newLimiter()
 		e.attempts = map[string]int{}
@@ -319,6 +327,20 @@ func (s *Sim) enter() bool {
 	}
 	s.wg.Add(1)
 	return true
+}
+
+// wait waits out a host's latency with Options.Sleep, or in real time; false
+// means the request or the simulator ended first.
+func (s *Sim) wait(ctx context.Context, d time.Duration) bool {
+	if s.sleep == nil {
+		return s.pause(ctx, d)
+	}
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	return s.sleep(ctx, d) == nil
 }
 
 // pause stalls for d; false means the request or the simulator ended first.
@@ -353,6 +375,7 @@ type recorder struct {
 	http.ResponseWriter
 	e       *endpoint
 	arrived time.Time
+	ref     logRef
 	status  int
 	bytes   int64
 	cut     string // "reset" or "aborted" when the connection was closed without a response
@@ -366,8 +389,9 @@ func (r *recorder) count(key string, throttled bool) {
 		return
 	}
 	r.counted = true
+	answered := r.e.sim.now()
 	r.e.mu.Lock()
-	r.e.stats.respond(r.arrived, key, throttled)
+	r.e.stats.respond(r.ref, r.arrived, answered, key, throttled)
 	r.e.mu.Unlock()
 }
 
@@ -426,7 +450,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	rec := &recorder{ResponseWriter: w, e: e, arrived: now}
 	e.mu.Lock()
-	e.stats.arrive(now, s.sc.PolitenessGrace)
+	rec.ref = e.stats.arrive(now, s.sc.PolitenessGrace)
 	allowed := e.limiter == nil || e.limiter.AllowN(now, 1)
 	e.mu.Unlock()
 	defer func() {
@@ -438,6 +462,15 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("sim: request", "host", e.name, "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "cut", rec.cut, "fault", rec.fault, "bytes", rec.bytes)
 	}()
+	if d := e.spec.Latency; d > 0 {
+		// The host decided at arrival (its bucket); it answers after its latency,
+		// and the answer (headers, Retry-After window) is dated then.
+		if !s.wait(r.Context(), d) {
+			e.cut(rec, "aborted", false)
+			return
+		}
+		now = s.now()
+	}
 	e.rateHeaders(rec.Header(), now)
 	if !allowed {
 		e.reject(rec, now, 0)

@@ -13,6 +13,11 @@ const (
 	maxTimelineBuckets = 36_000
 	// maxThrottleStamps bounds the list of 429 timestamps.
 	maxThrottleStamps = 10_000
+	// maxRequestLog bounds the per-host request log the reopening metrics are
+	// computed from; later requests are counted but not logged.
+	maxRequestLog = 100_000
+	// maxWindows bounds the list of announced Retry-After windows.
+	maxWindows = 10_000
 )
 
 // Stats is a snapshot of what every simulated host has seen since Start or the last
@@ -58,8 +63,26 @@ type HostStats struct {
 	// the politeness grace): the politeness metric. Zero is polite.
 	InRetryAfterWindow int64 `json:"in_retry_after_window"`
 	// InRetryAfterGrace counts requests that arrived inside a window but within the
-	// scenario's politeness_grace of its announcement.
+	// scenario's politeness_grace of its announcement. InRetryAfterWindow plus
+	// InRetryAfterGrace is the strict count: every request inside a window.
 	InRetryAfterGrace int64 `json:"in_retry_after_grace"`
+	// Windows lists the Retry-After windows the host announced, in announcement
+	// order (overlapping ones extend each other; see Reopens). At most 10,000.
+	Windows []Window `json:"windows"`
+	// Reopens is what happened each time a window ended and a request followed:
+	// how many requests were in flight at once until the first of them was
+	// answered. More than one is a stampede.
+	Reopens []Reopen `json:"reopens"`
+	// MaxReopenInFlight is the highest Reopen.MaxInFlight (0 before any reopening):
+	// the stampede figure. 1 means every window ended with a single request.
+	MaxReopenInFlight int `json:"max_reopen_in_flight"`
+	// Stampedes counts the reopenings with more than one request in flight.
+	Stampedes int `json:"stampedes"`
+	// Log lists every request with its arrival, answer and outcome, in arrival
+	// order; Reopens and the per-request figures of a benchmark come from it. It
+	// holds the first 100,000 requests (LogTruncated says whether more came).
+	Log          []RequestRecord `json:"log"`
+	LogTruncated bool            `json:"log_truncated"`
 	// InFlight is the number of requests being served now.
 	InFlight int64 `json:"in_flight"`
 	// MaxInFlight is the highest number of requests served at once.
@@ -84,6 +107,21 @@ type Timeline struct {
 	// (nanoseconds in JSON).
 	ThrottledAt []time.Duration `json:"throttled_at_ns"`
 	Truncated   bool            `json:"truncated"`
+	// AcceptedPerSecond and ThrottledPerSecond are Accepted and Throttled summed
+	// into one-second bins: [i] counts the requests that arrived in
+	// [Start+i s, Start+(i+1) s).
+	AcceptedPerSecond  []int `json:"accepted_per_second"`
+	ThrottledPerSecond []int `json:"throttled_per_second"`
+}
+
+// perSecondBins sums bucket counts into one-second bins.
+func perSecondBins(v []int, bucket time.Duration) []int {
+	per := max(int(time.Second/bucket), 1)
+	out := make([]int, (len(v)+per-1)/per)
+	for i, c := range v {
+		out[i/per] += c
+	}
+	return out
 }
 
 // counters is one host's mutable stats, guarded by the host's mutex.
@@ -103,14 +141,34 @@ type counters struct {
 	truncated   bool
 	windowOpen  time.Time
 	windowEnd   time.Time
+	windows     []Window
+	log         []RequestRecord
+	logFull     bool
+	// gen tells the counters apart across Reset, so that a request that arrived
+	// before a Reset does not write its answer into the new log.
+	gen uint64
 }
 
-func newCounters(start time.Time) counters {
-	return counters{start: start, byStatus: map[string]int64{}}
+func newCounters(start time.Time, gen uint64) counters {
+	return counters{start: start, byStatus: map[string]int64{}, gen: gen}
 }
 
-// arrive counts a request and checks the politeness window.
-func (c *counters) arrive(now time.Time, grace time.Duration) {
+// logRef is a request's place in the log of one generation of counters; seq is -1
+// when the log was full.
+type logRef struct {
+	gen uint64
+	seq int
+}
+
+// arrive counts a request, checks the politeness window and logs the request.
+func (c *counters) arrive(now time.Time, grace time.Duration) logRef {
+	ref := logRef{gen: c.gen, seq: -1}
+	if len(c.log) < maxRequestLog {
+		ref.seq = len(c.log)
+		c.log = append(c.log, RequestRecord{Arrived: now.Sub(c.start), Answered: -1})
+	} else {
+		c.logFull = true
+	}
 	c.requests++
 	c.inFlight++
 	c.maxInFlight = max(c.maxInFlight, c.inFlight)
@@ -121,21 +179,30 @@ func (c *counters) arrive(now time.Time, grace time.Duration) {
 			c.inWindow++
 		}
 	}
+	return ref
 }
 
-// announce records a Retry-After of d sent at now.
+// announce records a Retry-After sent at now that asks the client to stay away
+// until end.
 func (c *counters) announce(now, end time.Time) {
 	c.announced++
+	if len(c.windows) < maxWindows {
+		c.windows = append(c.windows, Window{Open: now.Sub(c.start), End: end.Sub(c.start)})
+	}
 	c.windowOpen = now
 	if end.After(c.windowEnd) {
 		c.windowEnd = end
 	}
 }
 
-// respond records the outcome of a request that arrived at arrived: key is its
-// status code or how its connection was cut.
-func (c *counters) respond(arrived time.Time, key string, throttled bool) {
+// respond records the outcome of a request that arrived at arrived and was
+// answered at answered: key is its status code or how its connection was cut.
+func (c *counters) respond(ref logRef, arrived, answered time.Time, key string, throttled bool) {
 	c.byStatus[key]++
+	if ref.gen == c.gen && ref.seq >= 0 && ref.seq < len(c.log) {
+		c.log[ref.seq].Answered = answered.Sub(c.start)
+		c.log[ref.seq].Outcome = key
+	}
 	off := max(arrived.Sub(c.start), 0)
 	if throttled {
 		if len(c.throttledAt) < maxThrottleStamps {
@@ -160,8 +227,22 @@ func (c *counters) respond(arrived time.Time, key string, throttled bool) {
 	}
 }
 
-func (c *counters) snapshot() HostStats {
+func (c *counters) snapshot(now time.Time) HostStats {
+	reopens := Reopenings(c.log, c.windows, now.Sub(c.start))
+	maxIn, stampedes := 0, 0
+	for _, r := range reopens {
+		maxIn = max(maxIn, r.MaxInFlight)
+		if r.MaxInFlight > 1 {
+			stampedes++
+		}
+	}
 	return HostStats{
+		Windows:             append([]Window{}, c.windows...),
+		Reopens:             reopens,
+		MaxReopenInFlight:   maxIn,
+		Stampedes:           stampedes,
+		Log:                 append([]RequestRecord{}, c.log...),
+		LogTruncated:        c.logFull,
 		Requests:            c.requests,
 		ByStatus:            maps.Clone(c.byStatus),
 		BytesSent:           c.bytes,
@@ -177,6 +258,9 @@ func (c *counters) snapshot() HostStats {
 			Throttled:   append([]int{}, c.throttled...),
 			ThrottledAt: append([]time.Duration{}, c.throttledAt...),
 			Truncated:   c.truncated,
+
+			AcceptedPerSecond:  perSecondBins(c.accepted, TimelineBucket),
+			ThrottledPerSecond: perSecondBins(c.throttled, TimelineBucket),
 		},
 	}
 }

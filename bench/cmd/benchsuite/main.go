@@ -1,8 +1,12 @@
 // Command benchsuite runs contentdl's benchmark suite (see package
-// github.com/docstokg/contentdl/bench/suite) and writes bench/RESULTS.md and
-// bench/learning.png. `make bench` builds contentdl and runs it from the module root:
+// github.com/docstokg/contentdl/bench/suite) and writes bench/RESULTS.md,
+// bench/learning.png and bench/manyhosts.png. `make bench` builds contentdl and runs
+// it from the module root:
 //
 //	benchsuite --contentdl bin/contentdl [--results bench/RESULTS.md] [--chart bench/learning.png]
+//
+// `make bench-manyhosts` runs the many-hosts part alone (--only manyhosts): it
+// replaces that section of RESULTS.md and its chart, and leaves the rest as it was.
 package main
 
 import (
@@ -33,6 +37,7 @@ type options struct {
 	contentdl, rusage, curl, goCmd string
 	scenarios                      string
 	results, chart, workDir        string
+	manyChart, only                string
 	reps, overheadPairs            int
 	benchTime                      string
 	noTmpfs, keep                  bool
@@ -61,9 +66,11 @@ func parseFlags(args []string, stderr io.Writer) (options, bool) {
 	fs.StringVar(&o.rusage, "rusage", "", "bench/cmd/rusage `binary` to measure children with (default: built with --go into the scratch folder)")
 	fs.StringVar(&o.curl, "curl", "", "curl `binary` to compare with (default: curl on PATH; \"none\" skips the comparison)")
 	fs.StringVar(&o.goCmd, "go", "go", "go `command` for the microbenchmarks (\"none\" skips them)")
-	fs.StringVar(&o.scenarios, "scenarios", "testdata/scenarios", "`folder` with learning.yaml and throughput.yaml")
+	fs.StringVar(&o.scenarios, "scenarios", "testdata/scenarios", "`folder` with learning.yaml, throughput.yaml and manyhosts.yaml")
 	fs.StringVar(&o.results, "results", "bench/RESULTS.md", "results `file` to write")
 	fs.StringVar(&o.chart, "chart", "bench/learning.png", "learning chart `file` to write (PNG)")
+	fs.StringVar(&o.manyChart, "manyhosts-chart", "bench/manyhosts.png", "many-hosts chart `file` to write (PNG)")
+	fs.StringVar(&o.only, "only", "", "run one `part` alone: manyhosts (replaces its section of --results)")
 	fs.StringVar(&o.workDir, "workdir", "", "scratch `folder` on disk (default: a new temporary folder, removed afterwards)")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of each throughput comparison")
 	fs.IntVar(&o.overheadPairs, "overhead-pairs", 9, "gates-off/gates-on pairs in the overhead part")
@@ -77,12 +84,16 @@ func parseFlags(args []string, stderr io.Writer) (options, bool) {
 		fmt.Fprintf(stderr, "benchsuite: unexpected arguments %q\n", fs.Args())
 		return o, false
 	}
+	if o.only != "" && o.only != suite.PartManyHosts {
+		fmt.Fprintf(stderr, "benchsuite: --only %q: want %s\n", o.only, suite.PartManyHosts)
+		return o, false
+	}
 	return o, true
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
 	opts := suite.Options{Scenarios: o.scenarios, Reps: o.reps, OverheadPairs: o.overheadPairs,
-		BenchTime: o.benchTime, Logger: log}
+		BenchTime: o.benchTime, Only: o.only, Logger: log}
 	var err error
 	if opts.ModuleDir, err = os.Getwd(); err != nil {
 		return err
@@ -93,9 +104,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if _, err := os.Stat(opts.Contentdl); err != nil {
 		return fmt.Errorf("--contentdl: %w (run `make build` first)", err)
 	}
-	switch o.curl {
-	case "none":
-	case "":
+	switch {
+	case o.only != "" || o.curl == "none":
+	case o.curl == "":
 		if p, err := exec.LookPath("curl"); err == nil {
 			opts.Curl = p
 		} else {
@@ -117,7 +128,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			defer func() { _ = os.RemoveAll(opts.WorkDir) }()
 		}
 	}
-	if !o.noTmpfs {
+	if !o.noTmpfs && o.only == "" {
 		// Two throughput outputs (contentdl's, then curl's) exist at most at once.
 		if opts.FastDir = suite.TmpfsDir(2 << 30); opts.FastDir == "" {
 			log.Warn("no tmpfs with 2 GiB free at /dev/shm; the tmpfs runs are skipped")
@@ -134,20 +145,38 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var png bytes.Buffer
-	if err := suite.WriteChart(&png, res.Learning); err != nil {
-		return err
+	if res.ManyHosts != nil {
+		var png bytes.Buffer
+		if err := suite.WriteManyHostsChart(&png, res.ManyHosts); err != nil {
+			return err
+		}
+		if err := writeAtomic(o.manyChart, png.Bytes()); err != nil {
+			return err
+		}
 	}
-	if err := writeAtomic(o.chart, png.Bytes()); err != nil {
-		return err
-	}
-	rel, err := filepath.Rel(filepath.Dir(o.results), o.chart)
-	if err != nil {
-		rel = o.chart
-	}
+	charts := suite.Charts{Learning: relTo(o.results, o.chart), ManyHosts: relTo(o.results, o.manyChart)}
 	var md bytes.Buffer
-	if err := suite.WriteMarkdown(&md, res, filepath.ToSlash(rel)); err != nil {
-		return err
+	if o.only == suite.PartManyHosts {
+		old, err := os.ReadFile(o.results)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		var section bytes.Buffer
+		if err := suite.WriteManyHosts(&section, res.ManyHosts, charts.ManyHosts, &res.Machine); err != nil {
+			return err
+		}
+		md.Write(suite.SpliceManyHosts(old, section.Bytes()))
+	} else {
+		var png bytes.Buffer
+		if err := suite.WriteChart(&png, res.Learning); err != nil {
+			return err
+		}
+		if err := writeAtomic(o.chart, png.Bytes()); err != nil {
+			return err
+		}
+		if err := suite.WriteMarkdown(&md, res, charts); err != nil {
+			return err
+		}
 	}
 	if err := writeAtomic(o.results, md.Bytes()); err != nil {
 		return err
@@ -159,8 +188,18 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 			log.Warn("target missed", "target", c.Target, "measured", c.Measured)
 		}
 	}
-	log.Info("benchsuite: done", "results", o.results, "chart", o.chart, "elapsed", res.Elapsed.Round(1e9), "targets_missed", missed)
+	log.Info("benchsuite: done", "results", o.results, "only", o.only, "elapsed", res.Elapsed.Round(1e9), "targets_missed", missed)
 	return nil
+}
+
+// relTo is path relative to the folder of results, with forward slashes, for a
+// link in results.
+func relTo(results, path string) string {
+	rel, err := filepath.Rel(filepath.Dir(results), path)
+	if err != nil {
+		rel = path
+	}
+	return filepath.ToSlash(rel)
 }
 
 // rusageHelper returns the --rusage binary, or builds bench/cmd/rusage into dir.

@@ -18,6 +18,7 @@ func TestMainRefusesBadInvocations(t *testing.T) {
 	}{
 		{"unknown flag", []string{"--nope"}, 2, "flag provided but not defined"},
 		{"stray argument", []string{"extra"}, 2, "unexpected arguments"},
+		{"unknown part", []string{"--only", "learning"}, 2, `--only "learning": want manyhosts`},
 		{"no contentdl binary", []string{"--contentdl", filepath.Join(dir, "missing")}, 1, "run `make build` first"},
 		{"no go and no helper", []string{"--contentdl", "main.go", "--go", "none", "--workdir", dir, "--no-tmpfs"}, 1,
 			"--go none needs --rusage"},
