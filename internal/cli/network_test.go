@@ -57,8 +57,8 @@ func TestNetworkGuardBlocksRedirectToDeniedAddress(t *testing.T) {
 		mu.Lock()
 		hits[r.URL.Path]++
 		mu.Unlock()
-		switch {
-		case r.URL.Path == "/works":
+		switch r.URL.Path {
+		case "/works":
 			loc := func(pdf, landing string) map[string]any {
 				return map[string]any{"is_oa": true, "pdf_url": nilIfEmpty(pdf), "landing_page_url": nilIfEmpty(landing)}
 			}
@@ -73,11 +73,11 @@ func TestNetworkGuardBlocksRedirectToDeniedAddress(t *testing.T) {
 				work("W2", loc(base+"/pdf/W2", "")),
 				work("W3", loc(base+"/pdf/W3", "")),
 			}})
-		case r.URL.Path == "/article/W1":
+		case "/article/W1":
 			http.Redirect(rw, r, denied.URL+"/latest/meta-data/iam/security-credentials/", http.StatusFound)
-		case r.URL.Path == "/pdf/W2":
+		case "/pdf/W2":
 			http.Redirect(rw, r, denied.URL+"/W2.pdf", http.StatusMovedPermanently)
-		case r.URL.Path == "/pdf/W3":
+		case "/pdf/W3":
 			rw.Header().Set("Content-Type", "application/pdf")
 			rw.Write(fakePDF("W3", 4096))
 		default:
