@@ -165,11 +165,11 @@ func TestBadValues(t *testing.T) {
 		// learning
 		// network
 		{"deny not a cidr env", "", env{"DOCSTOKG_NETWORK_DENY": "169.254.0.0/16,10.0.0.0/33"}, nil,
-			"config: network.deny[1] = 10.0.0.0/33 (from env DOCSTOKG_NETWORK_DENY): must be a CIDR such as 10.0.0.0/8 or fc00::/7, or one IP address: not a CIDR such as 10.0.0.0/8 or fc00::/7"},
+			"config: network.deny[1] = 10.0.0.0/33 (from env DOCSTOKG_NETWORK_DENY): must be a CIDR such as 10.0.0.0/8 or fc00::/7, or one IP address: not a valid CIDR"},
 		{"deny host name file", "network:\n  deny: [10.0.0.0/8, metadata.google.internal]\n", nil, nil,
-			"config: network.deny[1] = metadata.google.internal (from file {file}): must be a CIDR such as 10.0.0.0/8 or fc00::/7, or one IP address: not an IP address or a CIDR such as 10.0.0.0/8 or fc00::/7"},
+			"config: network.deny[1] = metadata.google.internal (from file {file}): must be a CIDR such as 10.0.0.0/8 or fc00::/7, or one IP address: not an IP address"},
 		{"allow zone file", "network:\n  allow: ['fe80::1%eth0']\n", nil, nil,
-			"config: network.allow[0] = fe80::1%eth0 (from file {file}): must be a CIDR such as 10.0.0.0/8 or fc00::/7, or one IP address: a zone (%…) is not allowed"},
+			"config: network.allow[0] = fe80::1%eth0 (from file {file}): must be a CIDR such as 10.0.0.0/8 or fc00::/7, or one IP address: a zone (%…) names an interface, not a range"},
 		{"allow number file", "network:\n  allow: [10]\n", nil, nil,
 			"config: network.allow[0] = 10 (from file {file}): must be a string"},
 		{"deny mapping file", "network:\n  deny: {a: 1}\n", nil, nil,

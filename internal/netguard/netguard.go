@@ -61,18 +61,18 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, errors.New("empty entry")
 	}
 	if strings.Contains(s, "%") {
-		return netip.Prefix{}, errors.New("a zone (%…) is not allowed")
+		return netip.Prefix{}, errors.New("a zone (%…) names an interface, not a range")
 	}
 	var p netip.Prefix
 	if strings.Contains(s, "/") {
 		var err error
 		if p, err = netip.ParsePrefix(s); err != nil {
-			return netip.Prefix{}, errors.New("not a CIDR such as 10.0.0.0/8 or fc00::/7")
+			return netip.Prefix{}, errors.New("not a valid CIDR")
 		}
 	} else {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return netip.Prefix{}, errors.New("not an IP address or a CIDR such as 10.0.0.0/8 or fc00::/7")
+			return netip.Prefix{}, errors.New("not an IP address")
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
