@@ -17,6 +17,7 @@ const execMainEnv = "CONTENTDL_TEST_EXEC_MAIN"
 // limiter wait, a progress ticker or a learning saver that outlived its run).
 func TestMain(m *testing.M) {
 	if os.Getenv(execMainEnv) == "1" {
+		setTestUmask() // CONTENTDL_TEST_UMASK: the umask is process-wide, so only in a child
 		os.Exit(Main(os.Args[1:], OSState()))
 	}
 	goleak.VerifyTestMain(m)

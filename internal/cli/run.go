@@ -20,6 +20,7 @@ import (
 	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/learning"
+	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
 	"github.com/docstokg/contentdl/internal/report"
@@ -274,6 +275,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		ProviderOf: providerMap(cfg),
 		Learner:    learner,
 		Observe:    observe,
+		Guard:      netguard.New(cfg.Network.DenyPrefixes(), cfg.Network.AllowPrefixes(), log, nil),
 	})
 	defer fc.CloseIdleConnections()
 	if prog != nil {

@@ -14,9 +14,11 @@
 package config
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/docstokg/contentdl/internal/learning"
+	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/policy"
 )
 
@@ -87,6 +89,8 @@ type Config struct {
 	Retry Retry `mapstructure:"retry" yaml:"retry"`
 	// Download holds the limits applied to each fetched body.
 	Download Download `mapstructure:"download" yaml:"download"`
+	// Network says which addresses contentdl may connect to.
+	Network Network `mapstructure:"network" yaml:"network"`
 	// Learning tunes provider rate-limit learning.
 	Learning Learning `mapstructure:"learning" yaml:"learning"`
 
@@ -196,6 +200,23 @@ type Download struct {
 	MinPDFBytes int64 `mapstructure:"min_pdf_bytes" yaml:"min_pdf_bytes"`
 }
 
+// Network is the network section: the address guard checked on every connection
+// (internal/netguard).
+type Network struct {
+	// Deny lists CIDRs (or single addresses) that no connection may reach. The
+	// default is the link-local and cloud-metadata set (netguard.DefaultDeny); an
+	// empty list turns the guard off.
+	Deny []string `mapstructure:"deny" yaml:"deny"`
+	// Allow lists CIDRs that may be reached even when Deny matches them.
+	Allow []string `mapstructure:"allow" yaml:"allow"`
+}
+
+// DenyPrefixes returns Deny parsed. Call it on a validated Config only.
+func (n Network) DenyPrefixes() []netip.Prefix { return netguard.MustParsePrefixes(n.Deny) }
+
+// AllowPrefixes returns Allow parsed. Call it on a validated Config only.
+func (n Network) AllowPrefixes() []netip.Prefix { return netguard.MustParsePrefixes(n.Allow) }
+
 // Learning is the learning section (used when EnableProviderLearning is set).
 type Learning struct {
 	// MaxReductionPct caps the total reduction of a host's rate (0 < x ≤ 95).
@@ -279,6 +300,10 @@ func Defaults() Config {
 			Timeout:     60 * time.Second,
 			MaxBytes:    200 * MiB,
 			MinPDFBytes: 1024,
+		},
+		Network: Network{
+			Deny:  netguard.DefaultDeny(),
+			Allow: []string{},
 		},
 		Learning: defaultLearning(),
 	}

@@ -163,6 +163,18 @@ func TestBadValues(t *testing.T) {
 			"config: download.max_bytes = 99999999999999999999 (from env DOCSTOKG_DOWNLOAD_MAX_BYTES): is too large"},
 
 		// learning
+		// network
+		{"deny not a cidr env", "", env{"DOCSTOKG_NETWORK_DENY": "169.254.0.0/16,10.0.0.0/33"}, nil,
+			"config: network.deny[1] = 10.0.0.0/33 (from env DOCSTOKG_NETWORK_DENY): must be a CIDR such as 10.0.0.0/8 or fc00::/7, or one IP address: not a valid CIDR"},
+		{"deny host name file", "network:\n  deny: [10.0.0.0/8, metadata.google.internal]\n", nil, nil,
+			"config: network.deny[1] = metadata.google.internal (from file {file}): must be a CIDR such as 10.0.0.0/8 or fc00::/7, or one IP address: not an IP address"},
+		{"allow zone file", "network:\n  allow: ['fe80::1%eth0']\n", nil, nil,
+			"config: network.allow[0] = fe80::1%eth0 (from file {file}): must be a CIDR such as 10.0.0.0/8 or fc00::/7, or one IP address: a zone (%…) names an interface, not a range"},
+		{"allow number file", "network:\n  allow: [10]\n", nil, nil,
+			"config: network.allow[0] = 10 (from file {file}): must be a string"},
+		{"deny mapping file", "network:\n  deny: {a: 1}\n", nil, nil,
+			"config: network.deny (from file {file}): must be a value, not a mapping"},
+
 		{"reduction zero", "learning:\n  max_reduction_pct: 0\n", nil, nil,
 			"config: learning.max_reduction_pct = 0 (from file {file}): must be greater than 0 and at most 95"},
 		{"reduction too high", "", env{"DOCSTOKG_LEARNING_MAX_REDUCTION_PCT": "96"}, nil,

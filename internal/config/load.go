@@ -314,6 +314,11 @@ func (c *Config) normalize(getenv func(string) string) {
 		h := &c.RateLimits.Hosts[i]
 		h.Host = strings.ToLower(strings.TrimSpace(h.Host))
 	}
+	for _, list := range [][]string{c.Network.Deny, c.Network.Allow} {
+		for i, e := range list {
+			list[i] = strings.TrimSpace(e)
+		}
+	}
 }
 
 // DefaultProviderLearningPath returns $XDG_STATE_HOME/contentdl/provider-learning.json,

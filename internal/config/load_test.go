@@ -248,7 +248,7 @@ func TestEveryKeyFromEnv(t *testing.T) {
 		}
 		if s == "" {
 			s = map[string]string{"mailto": "x@example.org", "openalex.api_key": "a", "semantic_scholar.api_key": "b",
-				"provider_learning_path": "/p/l.json"}[l.key]
+				"provider_learning_path": "/p/l.json", "network.allow": "10.9.0.0/16"}[l.key]
 		}
 		if s == "" {
 			t.Fatalf("no text for %s", l.key)
@@ -270,6 +270,7 @@ func TestEveryKeyFromEnv(t *testing.T) {
 	want := Defaults()
 	want.Mailto, want.OpenAlex.APIKey, want.SemanticScholar.APIKey = "x@example.org", "a", "b"
 	want.ProviderLearningPath = "/p/l.json"
+	want.Network.Allow = []string{"10.9.0.0/16"}
 	want.origin = cfg.origin
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", *cfg, want)
@@ -510,5 +511,46 @@ func TestEmptyFileValueKeepsDefault(t *testing.T) {
 	}
 	if cfg.MaxWorks != 3 || cfg.Source("max_works") != "file "+file {
 		t.Errorf("max_works = %d from %q", cfg.MaxWorks, cfg.Source("max_works"))
+	}
+}
+
+// TestNetworkLists loads deny and allow lists from each layer: entries are trimmed,
+// single addresses and CIDRs both parse, and an empty list in the file turns the
+// guard off.
+func TestNetworkLists(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "c.yaml", "network:\n  deny: [' 10.0.0.0/8 ', 172.16.0.0/12, 192.168.0.0/16, fc00::/7, 169.254.0.0/16]\n  allow: [10.1.0.0/16]\n")
+	cfg, err := Load(LoadOptions{File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Network.Deny, " "); got != "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7 169.254.0.0/16" {
+		t.Errorf("deny = %q", got)
+	}
+	if cfg.Source("network.deny") != "file "+file || cfg.Source("network.allow") != "file "+file {
+		t.Errorf("sources %q %q", cfg.Source("network.deny"), cfg.Source("network.allow"))
+	}
+	if ps := cfg.Network.DenyPrefixes(); len(ps) != 5 || ps[0].String() != "10.0.0.0/8" {
+		t.Errorf("DenyPrefixes = %v", ps)
+	}
+	if ps := cfg.Network.AllowPrefixes(); len(ps) != 1 || ps[0].String() != "10.1.0.0/16" {
+		t.Errorf("AllowPrefixes = %v", ps)
+	}
+
+	cfg, err = Load(LoadOptions{File: file, Getenv: envMap(map[string]string{"DOCSTOKG_NETWORK_ALLOW": "169.254.170.2, fd00:ec2::254"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Network.Allow, " "); got != "169.254.170.2 fd00:ec2::254" || cfg.Source("network.allow") != "env DOCSTOKG_NETWORK_ALLOW" {
+		t.Errorf("allow = %q from %q", got, cfg.Source("network.allow"))
+	}
+
+	off := writeFile(t, "off.yaml", "network:\n  deny: []\n")
+	cfg, err = Load(LoadOptions{File: off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Network.Deny) != 0 || len(cfg.Network.DenyPrefixes()) != 0 {
+		t.Errorf("deny: [] gave %v", cfg.Network.Deny)
 	}
 }

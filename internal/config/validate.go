@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/policy"
 )
 
@@ -144,6 +145,7 @@ func (c *Config) Validate() error {
 			fmt.Sprintf("must not exceed download.max_bytes (%d)", c.Download.MaxBytes))
 	}
 
+	c.validateNetwork(k)
 	c.validateLearning(k)
 
 	if k.err != nil {
@@ -225,6 +227,20 @@ func (c *Config) validateRetry(k *checker) {
 	for _, name := range slices.Sorted(maps.Keys(r.Operations)) {
 		if _, ok := policy.ParseOperation(name); !ok {
 			k.fail("retry.operations."+name, "", "", "unknown operation")
+		}
+	}
+}
+
+func (c *Config) validateNetwork(k *checker) {
+	for _, l := range []struct {
+		key     string
+		entries []string
+	}{{"network.deny", c.Network.Deny}, {"network.allow", c.Network.Allow}} {
+		for i, e := range l.entries {
+			if _, err := netguard.ParsePrefix(e); err != nil {
+				k.fail(fmt.Sprintf("%s[%d]", l.key, i), l.key, e,
+					"must be a CIDR such as 10.0.0.0/8 or fc00::/7, or one IP address: "+err.Error())
+			}
 		}
 	}
 }

@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/docstokg/contentdl/internal/fileperm"
 )
 
 // lockDir takes an exclusive advisory lock on OUT/.lock so two runs cannot share OUT.
 // The kernel drops it when the process dies, so a killed run never leaves it behind.
 func lockDir(out string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(out, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(out, ".lock"), os.O_CREATE|os.O_RDWR, fileperm.Shared)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutputNotWritable, err)
 	}

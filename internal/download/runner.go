@@ -256,7 +256,7 @@ func (r *Runner) setTotal(n int) {
 
 // isTransient says whether a failed request may succeed on a later run: timeouts,
 // resets, 408/429/5xx and undecodable answers may; TLS failures, bad schemes,
-// redirect loops and other 4xx statuses will not.
+// blocked addresses, redirect loops and other 4xx statuses will not.
 func isTransient(err error) bool {
 	var fe *fetch.Error
 	if errors.As(err, &fe) {
@@ -264,7 +264,7 @@ func isTransient(err error) bool {
 			return transientStatus(fe.Status)
 		}
 		switch policy.ClassifyError(fe.Err) {
-		case policy.ErrTLS, policy.ErrBadScheme, policy.ErrCanceled:
+		case policy.ErrTLS, policy.ErrBadScheme, policy.ErrCanceled, policy.ErrBlocked:
 			return false
 		}
 		return !errors.Is(fe.Err, fetch.ErrTooManyRedirects)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/docstokg/contentdl/internal/fileperm"
 )
 
 // Output folder names under OUT.
@@ -136,8 +138,10 @@ func (s *store) cleanTemp() (int, error) {
 	return n, nil
 }
 
+// createTemp makes the temp file a body is streamed into. It is created with
+// fileperm.Shared, so the file renamed into place is 0666 &^ umask.
 func (s *store) createTemp() (*os.File, error) {
-	return os.CreateTemp(filepath.Join(s.out, dirTmp), "dl-*.part")
+	return fileperm.CreateTemp(filepath.Join(s.out, dirTmp), "dl-*.part", fileperm.Shared)
 }
 
 // commit fsyncs and closes the temp file, then renames it into place atomically and

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/docstokg/contentdl/internal/fetch"
+	"github.com/docstokg/contentdl/internal/fileperm"
 	"github.com/docstokg/contentdl/internal/manifest"
 )
 
@@ -70,9 +71,10 @@ func writeSummary(path string, s *Summary) error {
 }
 
 // WriteFileAtomic writes data to path through a temp file in the same folder, fsync
-// and rename, so readers see the old file or the new one, never a torn one.
+// and rename, so readers see the old file or the new one, never a torn one. The file
+// is 0666 &^ umask (fileperm.Shared).
 func WriteFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	tmp, err := fileperm.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*", fileperm.Shared)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

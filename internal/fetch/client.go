@@ -31,6 +31,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/learning"
+	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/policy"
 	"github.com/docstokg/contentdl/internal/redact"
 )
@@ -55,11 +56,15 @@ type Options struct {
 	ProviderOf   func(host string) string
 	Learner      Learner           // nil when provider learning is off
 	Rand         func() float64    // jitter source in [0,1); nil = math/rand/v2
-	Transport    http.RoundTripper // base transport; nil = a tuned http.Transport
+	Transport    http.RoundTripper // base transport; nil = a tuned http.Transport guarded by Guard
 	MaxRedirects int               // default 10
 	// Observe, when set, is told of every attempt (each redirect hop too): the host,
 	// the status (0 for a transport error), the error kind and the time to headers.
 	Observe func(host string, status int, errKind policy.ErrKind, d time.Duration)
+	// Guard checks the address of every connection the default transport opens (and
+	// the target host of every proxied request); nil = netguard.Default. Unused when
+	// Transport is set.
+	Guard *netguard.Guard
 }
 
 // Client performs polite, retried GETs.
@@ -95,9 +100,13 @@ func New(o Options) *Client {
 		o.LimitFor = func(string) HostLimit { return HostLimit{RPS: 5, Burst: 1, Concurrency: 4, Cooldown: 2 * time.Second} }
 	}
 	if o.Transport == nil {
+		guard := o.Guard
+		if guard == nil {
+			guard = netguard.Default(o.Logger)
+		}
 		o.Transport = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			Proxy:                 guard.Proxy(http.ProxyFromEnvironment),
+			DialContext:           guard.DialContext(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}),
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          256,
 			MaxIdleConnsPerHost:   32,

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/docstokg/contentdl/internal/fileperm"
 )
 
 // SchemaVersion is the version of the learning file this package reads and writes.
@@ -474,7 +476,7 @@ func withFileLock(path string, fn func() error) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("provider learning: cannot create directory %s: %w", dir, err)
 	}
-	lf, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	lf, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, fileperm.Keep(path, fileperm.Private))
 	if err != nil {
 		return fmt.Errorf("provider learning: cannot write in %s (read-only or no permission?): %w", dir, err)
 	}
@@ -487,7 +489,9 @@ func withFileLock(path string, fn func() error) error {
 }
 
 // writeFileAtomic writes file as indented JSON through a synced temporary file in the
-// same directory, renamed over path, then syncs the directory.
+// same directory, renamed over path, then syncs the directory. A new file is 0600
+// (fileperm.Private: the file is per-user state, see docs/provider-learning.md); an
+// existing file keeps its mode, so a mode the user chose survives every save.
 func writeFileAtomic(path string, file *File) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -496,7 +500,8 @@ func writeFileAtomic(path string, file *File) error {
 		return fmt.Errorf("provider learning: encode: %w", err)
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	perm := fileperm.Keep(path, fileperm.Private)
+	tmp, err := fileperm.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*", perm)
 	if err != nil {
 		return fmt.Errorf("provider learning: cannot write in %s (read-only or no permission?): %w", dir, err)
 	}
@@ -511,7 +516,7 @@ func writeFileAtomic(path string, file *File) error {
 	if _, err := tmp.Write(buf.Bytes()); err != nil {
 		return fmt.Errorf("provider learning: write %s: %w", tmpName, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(perm); err != nil { // exactly the kept mode, whatever the umask
 		return fmt.Errorf("provider learning: chmod %s: %w", tmpName, err)
 	}
 	if err := tmp.Sync(); err != nil {

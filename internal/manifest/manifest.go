@@ -13,6 +13,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/docstokg/contentdl/internal/fileperm"
 )
 
 // SchemaVersion is written into every record.
@@ -74,10 +76,10 @@ type Writer struct {
 	err error
 }
 
-// OpenWriter opens (creating if needed) path for appending. If the file ends in a torn
+// OpenWriter opens (creating if needed, with mode 0666 &^ umask) path for appending. If the file ends in a torn
 // line, a newline is written first so that the next record starts on its own line.
 func OpenWriter(path string) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, fileperm.Shared)
 	if err != nil {
 		return nil, fmt.Errorf("open manifest: %w", err)
 	}

@@ -56,7 +56,8 @@ func TestConfigNormalized(t *testing.T) {
 func TestStrings(t *testing.T) {
 	kinds := map[ErrKind]string{
 		ErrNone: "none", ErrTimeout: "timeout", ErrConnRefused: "connect_refused", ErrReset: "reset",
-		ErrTLS: "tls", ErrCanceled: "canceled", ErrBadScheme: "bad_scheme", ErrOther: "other", 200: "unknown",
+		ErrTLS: "tls", ErrCanceled: "canceled", ErrBadScheme: "bad_scheme", ErrOther: "other",
+		ErrBlocked: "blocked_address", 200: "unknown",
 	}
 	for k, want := range kinds {
 		if got := k.String(); got != want {
@@ -106,25 +107,26 @@ func runRuleTable(t *testing.T, p Policy, cases []ruleCase) {
 }
 
 // TestSuccessAndFatalEverywhere checks the rules shared by every policy and operation:
-// 2xx/3xx succeed, and cancellation, TLS, bad schemes, 501 and 4xx other than 408/429
+// 2xx/3xx succeed, and cancellation, TLS, bad schemes, blocked addresses, 501 and 4xx other than 408/429
 // fail at once, even on the first attempt and with a Retry-After.
 func TestSuccessAndFatalEverywhere(t *testing.T) {
 	success := []Outcome{resp(200), resp(201), resp(204), resp(206), resp(301), resp(302), resp(304), resp(307)}
 	fatal := map[string]Outcome{
-		"canceled":       transport(ErrCanceled),
-		"tls":            transport(ErrTLS),
-		"bad_scheme":     transport(ErrBadScheme),
-		"status_501":     resp(501),
-		"status_400":     resp(400),
-		"status_401":     resp(401),
-		"status_403":     withRA(403, "5"),
-		"status_404":     resp(404),
-		"status_410":     resp(410),
-		"status_422":     resp(422),
-		"status_451":     resp(451),
-		"status_505":     resp(505),
-		"status_101":     resp(101),
-		"status_invalid": resp(0),
+		"canceled":        transport(ErrCanceled),
+		"tls":             transport(ErrTLS),
+		"bad_scheme":      transport(ErrBadScheme),
+		"blocked_address": transport(ErrBlocked),
+		"status_501":      resp(501),
+		"status_400":      resp(400),
+		"status_401":      resp(401),
+		"status_403":      withRA(403, "5"),
+		"status_404":      resp(404),
+		"status_410":      resp(410),
+		"status_422":      resp(422),
+		"status_451":      resp(451),
+		"status_505":      resp(505),
+		"status_101":      resp(101),
+		"status_invalid":  resp(0),
 	}
 	var cases []ruleCase
 	for _, op := range append(Operations(), OperationType(42)) {
@@ -425,7 +427,7 @@ func decideMix() []Input {
 		resp(429), withRA(429, "5"), withRA(429, date), withRA(429, "3600"), withRA(503, "garbage"),
 		resp(500), resp(502), resp(503), resp(504), resp(408),
 		transport(ErrTimeout), transport(ErrConnRefused), transport(ErrReset),
-		transport(ErrTLS), transport(ErrCanceled), transport(ErrOther), Outcome{Status: 429},
+		transport(ErrTLS), transport(ErrCanceled), transport(ErrOther), transport(ErrBlocked), Outcome{Status: 429},
 	}
 	var in []Input
 	for i, o := range outcomes {

@@ -10,15 +10,17 @@
 // the status code, that sorts every outcome into one of these groups:
 //
 //	success      2xx, 3xx (including 304)                        → ActionNone "ok"
-//	fatal        canceled; tls; bad_scheme; 501; 4xx except      → Fail, at once, on every
-//	             408/429; 1xx; a status outside 100..599           operation and policy
+//	fatal        canceled; tls; bad_scheme; blocked_address;     → Fail, at once, on every
+//	             501; 4xx except 408/429; 1xx; a status            operation and policy
+//	             outside 100..599
 //	timeout      ErrTimeout                                       retryable
 //	connection   ErrConnRefused, ErrReset, ErrOther               retryable
 //	rate limited 429                                              retryable
 //	unavailable  503                                              retryable
 //	server       408, 500, 502, 504                               retryable
 //
-// The fatal reasons are "canceled", "tls", "bad_scheme" and "status_NNN"
+// The fatal reasons are "canceled", "tls", "bad_scheme", "blocked_address" (the network
+// guard refused the address: retrying would reach the same address) and "status_NNN"
 // ("status_invalid" for an impossible status). Other 5xx codes (505, 507, …) are fatal
 // too: only the codes above are known to be transient.
 //

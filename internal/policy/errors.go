@@ -27,11 +27,12 @@ const (
 	ErrCanceled                   // the caller cancelled the context; never retried
 	ErrBadScheme                  // the URL scheme is not http or https; not retryable
 	ErrOther                      // anything else; treated like a connection error
+	ErrBlocked                    // the network guard refused the address; not retryable
 	numErrKinds
 )
 
 var errKindNames = [numErrKinds]string{
-	"none", "timeout", "connect_refused", "reset", "tls", "canceled", "bad_scheme", "other",
+	"none", "timeout", "connect_refused", "reset", "tls", "canceled", "bad_scheme", "other", "blocked_address",
 }
 
 // String returns the snake_case name used in logs, reasons and the manifest.
@@ -46,12 +47,25 @@ func (k ErrKind) String() string {
 // URL before sending it should wrap this error so that ClassifyError returns ErrBadScheme.
 var ErrUnsupportedScheme = errors.New("unsupported protocol scheme")
 
+// AddressBlocker is the behaviour of an error that refuses a connection because of the
+// address it would reach (internal/netguard's error has it). The policy asks for the
+// behaviour rather than the type, so it imports nothing from the rest of contentdl.
+type AddressBlocker interface {
+	BlockedAddress() bool
+}
+
+func isBlocked(err error) bool {
+	b, ok := err.(AddressBlocker)
+	return ok && b.BlockedAddress()
+}
+
 // ClassifyError maps an error from http.Client.Do or from reading a response body to an
 // ErrKind. It inspects the whole wrap chain with errors.Is and errors.As, so callers may
 // wrap errors freely. The checks run in this order, the first match winning:
 //
 //   - nil → ErrNone
 //   - context.Canceled → ErrCanceled
+//   - any error in the chain with BlockedAddress() true (AddressBlocker) → ErrBlocked
 //   - context.DeadlineExceeded, os.ErrDeadlineExceeded, or any error in the chain whose
 //     Timeout() method reports true (net.Error, the client's Timeout, the TLS handshake
 //     timeout, ETIMEDOUT) → ErrTimeout
@@ -69,6 +83,8 @@ func ClassifyError(err error) ErrKind {
 		return ErrNone
 	case errors.Is(err, context.Canceled):
 		return ErrCanceled
+	case anyInChain(err, isBlocked):
+		return ErrBlocked
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		anyInChain(err, isTimeoutError):
 		return ErrTimeout

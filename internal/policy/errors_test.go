@@ -264,6 +264,9 @@ func TestClassifyWrapped(t *testing.T) {
 		{"alert", tls.AlertError(40), ErrTLS},
 		{"remote alert", urlErr(&net.OpError{Op: "remote error", Err: errors.New("tls: handshake failure")}), ErrTLS},
 		{"other", errors.New("something odd"), ErrOther},
+		{"blocked address", urlErr(&net.OpError{Op: "dial", Err: blockedErr{true}}), ErrBlocked},
+		{"blocked address in a join", errors.Join(errors.New("x"), fmt.Errorf("dial: %w", blockedErr{true})), ErrBlocked},
+		{"blocker that does not block", urlErr(opErr(blockedErr{false})), ErrOther},
 		{"DNS failure", urlErr(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "nope.invalid", IsNotFound: true}}), ErrOther},
 	}
 	for _, tc := range cases {
@@ -279,6 +282,12 @@ func quietTLSServer() *httptest.Server {
 	srv.StartTLS()
 	return srv
 }
+
+// blockedErr has the AddressBlocker behaviour, as internal/netguard's error does.
+type blockedErr struct{ blocked bool }
+
+func (blockedErr) Error() string          { return "address blocked" }
+func (e blockedErr) BlockedAddress() bool { return e.blocked }
 
 // timeoutErr is a bare error that only says it is a timeout.
 type timeoutErr struct{}

@@ -37,6 +37,7 @@ func TestDecisionTableGolden(t *testing.T) {
 		{"other", transport(ErrOther)},
 		{"tls", transport(ErrTLS)},
 		{"canceled", transport(ErrCanceled)},
+		{"blocked_address", transport(ErrBlocked)},
 	}
 	attempts := []int{1, 2, 3, 5, 6}
 

@@ -291,7 +291,7 @@ type class uint8
 
 const (
 	classSuccess     class = iota // 1xx..3xx handled by the HTTP client; use the response
-	classFatal                    // canceled, TLS, bad scheme, 501, 4xx but 408/429, odd status
+	classFatal                    // canceled, TLS, bad scheme, blocked address, 501, 4xx but 408/429, odd status
 	classTimeout                  // ErrTimeout
 	classConn                     // refused, reset, other transport errors
 	classRateLimited              // 429
@@ -306,7 +306,7 @@ func classify(o Outcome) (class, string) {
 	case ErrNone:
 	case ErrTimeout:
 		return classTimeout, reasonTimeout
-	case ErrCanceled, ErrTLS, ErrBadScheme:
+	case ErrCanceled, ErrTLS, ErrBadScheme, ErrBlocked:
 		return classFatal, o.Err.String()
 	case ErrConnRefused, ErrReset:
 		return classConn, o.Err.String()

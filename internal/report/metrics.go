@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/docstokg/contentdl/internal/download"
+	"github.com/docstokg/contentdl/internal/fileperm"
 	"github.com/docstokg/contentdl/internal/policy"
 )
 
@@ -48,7 +49,8 @@ func (m *Metrics) ObserveRequest(host string, status int, errKind policy.ErrKind
 
 // WriteFile writes every metric in the Prometheus text format to path, atomically: a
 // temp file in the same folder (hidden, so the textfile collector's *.prom glob never
-// sees it), fsync, chmod 0644 so node_exporter can read it, rename, fsync the folder.
+// sees it), fsync, rename, fsync the folder. Its mode is 0666 &^ umask (fileperm.Shared),
+// like every file contentdl writes: under the usual umask 022 node_exporter can read it.
 // s may be nil when the run ended before it had a summary: then only the request
 // histogram and the last-run series are written, stamped with the current time.
 // success is whether the run ended with exit code 0.
@@ -155,11 +157,12 @@ func (m *Metrics) summaryCollectors(s *download.Summary, success bool) []prometh
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 // writeAtomic writes path through a hidden temp file in the same folder: write,
-// fsync, chmod 0644, close, rename, then fsync the folder so the rename is durable.
+// fsync, close, rename, then fsync the folder so the rename is durable. The file is
+// created 0666 &^ umask (fileperm.Shared).
 // Readers see the old file or the new one, never a torn one; no temp file is left.
 func writeAtomic(path string, write func(*os.File) error) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmp, err := fileperm.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*", fileperm.Shared)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -174,9 +177,6 @@ func writeAtomic(path string, write func(*os.File) error) (err error) {
 		return err
 	}
 	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
 		return err
 	}
 	if err = tmp.Close(); err != nil {

@@ -237,8 +237,17 @@ func TestMetricsWriteIsAtomic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o644 {
-		t.Errorf("mode %v, want 0644 so node_exporter can read it", fi.Mode().Perm())
+	// 0666 &^ umask, as a file the kernel creates with 0666 gets (0644 under umask
+	// 022, so node_exporter can read it); internal/cli checks it under two umasks.
+	ref := filepath.Join(t.TempDir(), "ref")
+	rf, err := os.OpenFile(ref, os.O_CREATE|os.O_WRONLY, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf.Close()
+	want, _ := os.Stat(ref)
+	if fi.Mode().Perm() != want.Mode().Perm() || fi.Mode().Perm()&0o600 != 0o600 {
+		t.Errorf("mode %v, want %v (0666 &^ umask)", fi.Mode().Perm(), want.Mode().Perm())
 	}
 }
 

@@ -1,0 +1,71 @@
+// Package fileperm holds the one permission rule for the files contentdl writes.
+//
+// Every file under OUT (saved PDF, XML and HTML files, manifest.jsonl,
+// manifest.summary.json, the lock file) and the --metrics-file is created with mode
+// Shared, 0666, from which the kernel removes the process's umask: the files end up
+// 0666 &^ umask, as curl and wget create them (0644 under the usual umask 022, 0664
+// under 002, 0600 under 077). No code reads or changes the umask; it is applied by
+// open(2) itself, so the rule holds for every writer at once.
+//
+// The provider-learning state file is per-user state, not shared output: it is
+// created with mode Private (0600), and an existing file keeps its mode when it is
+// rewritten (docs/provider-learning.md says why).
+package fileperm
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Shared is the creation mode of every file under OUT; the umask is removed from it.
+const Shared os.FileMode = 0o666
+
+// Private is the creation mode of per-user state files.
+const Private os.FileMode = 0o600
+
+// seq makes temp names unique within the process; the time and pid make them
+// unlikely to collide across processes, and O_EXCL makes a collision harmless.
+var seq atomic.Uint64
+
+// CreateTemp is os.CreateTemp with a creation mode: it creates a new file in dir
+// (os.TempDir when dir is "") whose name is pattern with its last "*" replaced by a
+// random string (or the string appended when there is no "*"), opened for reading
+// and writing, with mode perm &^ umask. The caller removes the file when done.
+func CreateTemp(dir, pattern string, perm os.FileMode) (*os.File, error) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	if strings.ContainsRune(pattern, os.PathSeparator) {
+		return nil, &os.PathError{Op: "createtemp", Path: pattern, Err: errors.New("pattern contains path separator")}
+	}
+	prefix, suffix := pattern, ""
+	if i := strings.LastIndexByte(pattern, '*'); i >= 0 {
+		prefix, suffix = pattern[:i], pattern[i+1:]
+	}
+	seed := uint64(time.Now().UnixNano()) ^ uint64(os.Getpid())<<32
+	for range 10000 {
+		n := seed + seq.Add(1)*0x9E3779B97F4A7C15 // spread consecutive names apart
+		name := filepath.Join(dir, prefix+strconv.FormatUint(n%1e12, 36)+suffix)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, &os.PathError{Op: "createtemp", Path: filepath.Join(dir, pattern), Err: fs.ErrExist}
+}
+
+// Keep returns the permission bits of the file at path, or def when there is no such
+// file: an atomic rewrite (temp file + rename) then keeps a mode the user chose.
+func Keep(path string, def os.FileMode) os.FileMode {
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+		return st.Mode().Perm()
+	}
+	return def
+}
