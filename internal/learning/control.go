@@ -415,7 +415,13 @@ func (hs *hostState) measuredRate(nowNS int64) (measured, demand float64, ok boo
 		since, pauseEnd = hs.firstAt, hs.firstAt
 	}
 	span := time.Duration(nowNS - since)
-	if since == 0 || span < measuredMinSpan || hs.okSince < measuredMinOK {
+	// One acceptance and then a refusal, across a Retry-After pause: the host rested
+	// through the whole pause, took exactly one request (the half-open probe) and
+	// refused the next. That is the plainest evidence of over-driving there is, and it
+	// is all that a host with a small bucket and long windows ever shows: waiting for
+	// five acceptances would cost five windows.
+	rested := hs.sigAt != 0 && pauseEnd > since && nowNS >= pauseEnd && hs.okSince == 1
+	if since == 0 || (!rested && (span < measuredMinSpan || hs.okSince < measuredMinOK)) {
 		return 0, 0, false
 	}
 	active := span - time.Duration(min(max(pauseEnd-since, 0), int64(span)))

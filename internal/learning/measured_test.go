@@ -92,3 +92,32 @@ func TestColdStartBurst(t *testing.T) {
 		t.Fatalf("after a clean interval: limiter %v rps burst %d, want the configured 25 / 25", l, b)
 	}
 }
+
+// TestRestedHostThatTakesOneRequestIsCut: a host with a one-token bucket and long
+// windows (capacity 1 rps, Retry-After 10 s) shows a single pattern: after each window
+// it takes one request and refuses the next. That one acceptance across a rested
+// window is enough evidence: each such refusal cuts to β² of the rate sent, so the
+// rate is at its floor after a few windows instead of after minutes (the measured rule
+// alone waits for five acceptances, which this host never gives in a row).
+func TestRestedHostThatTakesOneRequestIsCut(t *testing.T) {
+	f := newFixture(t, DefaultConfig(), 5, 2)
+	srv := &simServer{capacity: 1, burst: 1, retryAfter: 10 * time.Second}
+	windows := 0
+	cut := 5.0 // the rate right after the last 429 (recovery climbs during the pause)
+	// The floor is the 80 % cap of learning.max_reduction_pct: 1 rps of 5.
+	for windows < 6 && cut > 1.05 {
+		b := f.behavior()
+		f.clk.Advance(time.Duration(float64(time.Second) / b.EffectiveRPS))
+		status, h := srv.handle(f.clk.Now())
+		f.observe(status, h)
+		if status == http.StatusTooManyRequests {
+			windows++
+			cut = f.behavior().EffectiveRPS
+			ra, _ := parseRetryAfter(h.Get("Retry-After"), f.clk.Now())
+			f.clk.Advance(ra)
+		}
+	}
+	if cut > 1.05 || windows > 4 {
+		t.Fatalf("after %d windows the rate was cut to %v rps, want the 1 rps floor within 4", windows, cut)
+	}
+}
