@@ -43,6 +43,7 @@ type Options struct {
 	InputName   string
 	RunID       string
 	Learning    bool
+	NoUpgrade   bool // keep works saved as XML/HTML as they are (upgrade.go)
 }
 
 // Deps are the parts a run talks through.
@@ -115,8 +116,11 @@ type result struct {
 	size      int64
 	etag      string
 	lastMod   string
-	transient bool     // a miss that a later run may turn into a success
-	hosts     []string // hosts that deferred the work
+	transient bool                // a miss that a later run may turn into a success
+	hosts     []string            // hosts that deferred the work
+	verdict   PageVerdict         // what an HTML answer was (pages.go)
+	next      []resolve.Candidate // links found on a page that was not kept
+	previous  *manifest.Record    // the saved outcome an upgrade replaces (upgrade.go)
 }
 
 // Run executes the run. The returned Summary is filled even when err is non-nil, as
@@ -355,6 +359,7 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 		return res
 	}
 	seen := resolve.NewSeen()
+	pages := &pageTally{}
 	var fallback *kept
 	defer func() { fallback.discard() }()
 	var deferHosts []string
@@ -395,7 +400,7 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 				continue
 			}
 			tried++
-			res, k := r.tryCandidate(ctx, w, c)
+			res, k := r.tryFollowing(ctx, w, c, seen, pages)
 			if k != nil {
 				if k.kind == KindPDF {
 					return r.save(w, k, res)
@@ -433,6 +438,9 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 		r.noteDeferHosts(w.ID, deferHosts)
 		return result{class: manifest.ClassDeferred, reason: "rate_limited", hosts: deferHosts}
 	}
+	if fallback != nil && r.upgrading(ctx) {
+		return result{class: manifest.ClassMiss, reason: "no_pdf"} // keep the saved file (upgrade.go)
+	}
 	if fallback != nil {
 		k := fallback
 		fallback = nil
@@ -447,6 +455,7 @@ func (r *Runner) processWork(ctx context.Context, w *openalex.Work) result {
 		}
 		return result{class: manifest.ClassMiss, reason: "no_oa_candidates"}
 	}
+	last = pages.final(last)
 	last.class = manifest.ClassMiss
 	if last.reason == "" {
 		last.reason = "no_valid_candidate"
@@ -495,7 +504,7 @@ func dedupe(s []string) []string {
 // resumed handles a work that an earlier run saved. done is true when nothing more
 // is to be done for it.
 func (r *Runner) resumed(ctx context.Context, w *openalex.Work) (result, bool) {
-	if r.o.NoResume && !r.o.Revalidate {
+	if (r.o.NoResume && !r.o.Revalidate) || passOf(ctx) != 0 {
 		return result{}, false
 	}
 	prev, ok := r.index.Latest(w.ID)
@@ -506,6 +515,9 @@ func (r *Runner) resumed(ctx context.Context, w *openalex.Work) (result, bool) {
 		path: prev.Path, sha: prev.SHA256, size: prev.ContentLength, etag: prev.ETag, lastMod: prev.LastModified}
 	if r.o.Revalidate {
 		return r.revalidate(ctx, w, prev, res), true
+	}
+	if up, done := r.reconsider(ctx, w, prev, res); done {
+		return up, true
 	}
 	return res, true
 }
@@ -557,6 +569,7 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 		switch {
 		case errors.As(err, &ce):
 			res.reason, res.transient = ce.reason, ce.transient
+			res.verdict, res.next = ce.verdict, ce.next
 			rec.Decision = policy.Fail.String()
 			if res.status == http.StatusTooManyRequests {
 				// Attempts ran out on 429s: the file may well exist; defer, don't miss.
@@ -598,6 +611,8 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 type contentError struct {
 	reason    string
 	transient bool
+	verdict   PageVerdict         // for an HTML page (pages.go)
+	next      []resolve.Candidate // links found on it
 }
 
 func (e *contentError) Error() string { return e.reason }
@@ -631,10 +646,11 @@ func (r *Runner) receive(resp *http.Response, c resolve.Candidate) (*kept, error
 	case KindPDF:
 		reason = ValidatePDF(n, sp.head, sp.tail, r.o.MinPDFBytes)
 	case KindHTML:
-		if c.Hint == KindPDF || c.Hint == KindXML {
-			reason = "html_not_pdf"
-		} else if n == 0 {
+		if n == 0 {
 			reason = "empty"
+		} else if ce := r.checkPage(tmp, n, resp, c); ce != nil {
+			discard(tmp)
+			return nil, ce
 		}
 	case KindXML:
 		if n == 0 {
@@ -735,6 +751,7 @@ func (r *Runner) finish(w *openalex.Work, res result) {
 	}
 	rec.Path, rec.SHA256, rec.ContentLength = res.path, res.sha, res.size
 	rec.ETag, rec.LastModified = res.etag, res.lastMod
+	res.annotate(rec)
 	r.write(rec)
 	r.mu.Lock()
 	r.byClass[res.class]++

@@ -58,6 +58,12 @@ type Candidate struct {
 	URL      string
 	Resolver string // the Name() of the resolver that found it
 	Hint     Kind
+	// FullText says the source itself labels the URL as the work's full text (a
+	// Crossref text/html link for text mining, a Europe PMC full-text endpoint), so
+	// an HTML answer from it is kept unless it is a bot check or a paywall.
+	FullText bool
+	// Paid says fetching the URL costs OpenAlex credits (openalex_content).
+	Paid bool
 }
 
 // Resolver finds candidates for a work.
@@ -237,8 +243,25 @@ func (c *collector) add(rawURL string, hint Kind) {
 	if rawURL == "" {
 		return
 	}
-	cand := Candidate{URL: rawURL, Resolver: c.name, Hint: hint}
+	c.addCandidate(Candidate{URL: rawURL, Resolver: c.name, Hint: hint})
+}
+
+// addCandidate adds cand unless its canonical URL was added before; when the earlier
+// one was the http form and cand is the https form, the earlier one becomes https.
+func (c *collector) addCandidate(cand Candidate) {
+	cand.URL = strings.TrimSpace(cand.URL)
+	if cand.Resolver == "" {
+		cand.Resolver = c.name
+	}
 	if c.seen.Add(cand) {
 		c.out = append(c.out, cand)
+		return
+	}
+	for i := range c.out {
+		if preferHTTPS(c.out[i].URL, cand.URL) {
+			c.out[i].URL = cand.URL
+			c.out[i].FullText = c.out[i].FullText || cand.FullText
+			return
+		}
 	}
 }

@@ -596,9 +596,11 @@ func TestSeen(t *testing.T) {
 		{"HTTPS://EXAMPLE.ORG/a.pdf", false},
 		{"https://example.org/a.pdf#page=2", false},
 		{"https://example.org/A.pdf", true}, // paths are case-sensitive
-		{"http://example.org/a.pdf", true},  // a different scheme is a different URL
+		{"http://example.org/a.pdf", false}, // http and https name the same document
 		{"https://example.org/a.pdf?x=1", true},
-		{"https://example.org:443/a.pdf", true},
+		{"https://example.org:443/a.pdf", false}, // default port
+		{"http://example.org:80/a.pdf", false},
+		{"https://example.org:8443/a.pdf", true},
 		{"ftp://example.org/a.pdf", false},
 		{"javascript:alert(1)", false},
 		{"mailto:me@example.org", false},

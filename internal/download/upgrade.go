@@ -1,0 +1,120 @@
+package download
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+
+	"github.com/docstokg/contentdl/internal/manifest"
+	"github.com/docstokg/contentdl/internal/openalex"
+	"github.com/docstokg/contentdl/internal/resolve"
+)
+
+// ReasonUpgraded marks a work whose saved XML or HTML was joined by a PDF.
+const ReasonUpgraded = "upgraded"
+
+// passMode says why processWork runs again for a work that an earlier run saved.
+type passMode uint8
+
+const (
+	passUpgrade passMode = iota + 1 // look for a PDF only; the saved file stays
+	passRedo                        // the saved file was not full text: resolve afresh
+)
+
+type passKey struct{}
+
+func withPass(ctx context.Context, m passMode) context.Context {
+	return context.WithValue(ctx, passKey{}, m)
+}
+
+func passOf(ctx context.Context) passMode {
+	m, _ := ctx.Value(passKey{}).(passMode)
+	return m
+}
+
+// upgrading reports whether this pass only looks for a PDF, so an XML or HTML
+// fallback must not replace the saved file.
+func (r *Runner) upgrading(ctx context.Context) bool { return passOf(ctx) == passUpgrade }
+
+// reconsider decides what happens to a work whose earlier outcome is a saved file
+// (res is the "already_saved" result). done is false when the saved file stands as it
+// is (a PDF, a dry run, --no-upgrade for XML). Otherwise it returns the work's outcome
+// for this run:
+//   - an HTML file saved by an earlier version is classified again with ClassifyPage;
+//     a landing, paywall or challenge page is removed and the work resolved afresh;
+//   - an XML or HTML full text is re-resolved for a PDF (unless NoUpgrade); a PDF
+//     found is saved next to the old file and the record names both; otherwise the
+//     old file stays and the work counts as already saved.
+func (r *Runner) reconsider(ctx context.Context, w *openalex.Work, prev *manifest.Record, res result) (result, bool) {
+	if r.o.DryRun || passOf(ctx) != 0 {
+		return result{}, false
+	}
+	class := savedKind(prev)
+	if class != manifest.ClassHTML && class != manifest.ClassXML {
+		return result{}, false
+	}
+	if class == manifest.ClassHTML {
+		if v := r.reclassify(prev); v != PageFullText {
+			r.log.Info("a page saved by an earlier run is not full text; resolving the work again",
+				"work", w.ID, "path", prev.Path, "verdict", v.String())
+			if p, ok := r.store.resolve(prev.Path); ok {
+				if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+					r.log.Warn("could not remove the page", "path", prev.Path, "err", err)
+				}
+			}
+			return r.processWork(withPass(ctx, passRedo), w), true
+		}
+	}
+	if r.o.NoUpgrade {
+		return result{}, false
+	}
+	up := r.processWork(withPass(ctx, passUpgrade), w)
+	if up.class != manifest.ClassPDF {
+		r.log.Debug("no PDF yet for a work saved as "+class, "work", w.ID, "outcome", up.class, "reason", up.reason)
+		return res, true
+	}
+	up.reason = ReasonUpgraded
+	up.previous = prev
+	r.log.Info("upgraded a work to PDF; the earlier file stays", "work", w.ID, "previous", prev.Path, "path", up.path)
+	return up, true
+}
+
+// savedKind is the classification of a saved record, taken from its folder when the
+// record is a "skipped" one.
+func savedKind(prev *manifest.Record) string {
+	switch {
+	case prev.Classification == manifest.ClassPDF || strings.HasPrefix(prev.Path, dirPDF+"/"):
+		return manifest.ClassPDF
+	case prev.Classification == manifest.ClassXML || strings.HasPrefix(prev.Path, dirXML+"/"):
+		return manifest.ClassXML
+	case prev.Classification == manifest.ClassHTML || strings.HasPrefix(prev.Path, dirHTML+"/"):
+		return manifest.ClassHTML
+	}
+	return prev.Classification
+}
+
+// reclassify runs the page classifier over a saved HTML file (its first PageScanLen
+// bytes). A file that cannot be read counts as full text: resume already checked its
+// hash, and a read error is no evidence against it.
+func (r *Runner) reclassify(prev *manifest.Record) PageVerdict {
+	p, ok := r.store.resolve(prev.Path)
+	if !ok {
+		return PageFullText
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return PageFullText
+	}
+	defer f.Close()
+	return ClassifyPage(f, prev.URL, prev.Resolver == resolve.NameEuropePMC)
+}
+
+// annotate adds the replaced outcome of an upgrade to the work's manifest record.
+func (res result) annotate(rec *manifest.Record) {
+	if res.previous != nil {
+		rec.PreviousPath = res.previous.Path
+		rec.PreviousClassification = savedKind(res.previous)
+		rec.PreviousSHA256 = res.previous.SHA256
+	}
+}
