@@ -80,7 +80,7 @@ func TestBadValues(t *testing.T) {
 
 		// resolvers
 		{"resolver unknown", "", env{"DOCSTOKG_RESOLVERS_ORDER": "openalex,google"}, nil,
-			"config: resolvers.order = google (from env DOCSTOKG_RESOLVERS_ORDER): unknown resolver (known: openalex, unpaywall, crossref, arxiv, europe_pmc, semantic_scholar, landing_page)"},
+			"config: resolvers.order = google (from env DOCSTOKG_RESOLVERS_ORDER): unknown resolver (known: openalex, unpaywall, crossref, arxiv, europe_pmc, semantic_scholar, landing_page, openalex_content)"},
 		{"resolver duplicate", "resolvers:\n  order: [arxiv, crossref, arxiv]\n", nil, nil,
 			"config: resolvers.order = arxiv (from file {file}): resolver listed twice"},
 		{"resolvers empty", "resolvers:\n  order: []\n", nil, nil,

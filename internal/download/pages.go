@@ -79,7 +79,11 @@ func (p *pageTally) final(last result) result {
 // page that is not kept) that names a PDF, it downloads that link too, once, if the
 // work has not offered it already. It notes every page verdict in pages.
 func (r *Runner) tryFollowing(ctx context.Context, w *openalex.Work, c resolve.Candidate, seen *resolve.Seen, pages *pageTally) (result, *kept) {
+	if res, ok := r.reservePaid(c); !ok {
+		return res, nil
+	}
 	res, k := r.tryCandidate(ctx, w, c)
+	r.settlePaid(c, k)
 	next := res.next
 	if k != nil {
 		if k.kind != KindHTML {

@@ -53,7 +53,8 @@ type Deps struct {
 	Resolvers []resolve.Resolver
 	Clock     clock.Clock
 	Logger    *slog.Logger
-	Progress  Progress // may be nil
+	Progress  Progress         // may be nil
+	Ledger    *openalex.Ledger // OpenAlex cost and budget; may be nil (checkpoint.go, paid.go)
 }
 
 // Progress receives live run events, for a progress display.
@@ -86,7 +87,9 @@ type Runner struct {
 	seenWorks   map[string]bool
 	total       int
 	// deferHosts names, per deferred work, the hosts that were closed to it.
-	deferHosts map[string][]string
+	deferHosts  map[string][]string
+	cp          *checkpoint // discovery checkpoint of a search run (checkpoint.go)
+	budgetSpent bool        // a paid call was refused by the budget (paid.go)
 }
 
 // New prepares a Runner. Nothing is created on disk until Run.
@@ -121,6 +124,7 @@ type result struct {
 	verdict   PageVerdict         // what an HTML answer was (pages.go)
 	next      []resolve.Candidate // links found on a page that was not kept
 	previous  *manifest.Record    // the saved outcome an upgrade replaces (upgrade.go)
+	hdr       http.Header         // the kept answer's headers (paid.go reads its cost)
 }
 
 // Run executes the run. The returned Summary is filled even when err is non-nil, as
@@ -169,6 +173,8 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	cerr := r.man.Close()
 	sum.FinishedAt = r.d.Clock.Now().UTC()
 	r.fillSummary(sum)
+	discErr = r.noteBudget(sum, discErr)
+	r.finishCheckpoint(discErr, ctx.Err() != nil)
 	if discErr != nil && ctx.Err() == nil {
 		sum.DiscoveryError = redact.Text(discErr.Error())
 	}
@@ -303,7 +309,7 @@ func (r *Runner) discover(ctx context.Context, out chan<- *openalex.Work) error 
 		}
 	}
 	if r.o.Input == nil {
-		return r.d.OpenAlex.Search(ctx, r.o.Query, r.setTotal, emit)
+		return r.search(ctx, emit)
 	}
 	n := 0
 	err := openalex.ReadInput(r.o.Input, func(lineNo int, id string) error {
@@ -664,7 +670,7 @@ func (r *Runner) receive(resp *http.Response, c resolve.Candidate) (*kept, error
 		return nil, &contentError{reason: reason}
 	}
 	return &kept{kind: kind, tmp: tmp, res: result{sha: sp.sum, size: n,
-		etag: resp.Header.Get("ETag"), lastMod: resp.Header.Get("Last-Modified")}}, nil
+		etag: resp.Header.Get("ETag"), lastMod: resp.Header.Get("Last-Modified"), hdr: resp.Header}}, nil
 }
 
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
@@ -753,6 +759,7 @@ func (r *Runner) finish(w *openalex.Work, res result) {
 	rec.ETag, rec.LastModified = res.etag, res.lastMod
 	res.annotate(rec)
 	r.write(rec)
+	r.checkpointFinished(w.ID)
 	r.mu.Lock()
 	r.byClass[res.class]++
 	if res.reason != "" {

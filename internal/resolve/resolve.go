@@ -97,6 +97,8 @@ type Options struct {
 	EuropePMCBase         string
 	SemanticScholarBase   string
 	SemanticScholarAPIKey string // sent as x-api-key when set
+	OpenAlexContentBase   string // openalex_content's root (DefaultOpenAlexContentBase when empty)
+	OpenAlexAPIKey        string // openalex_content sends it as api_key; required by it
 	UserAgent             string
 	Doer                  Doer
 	Logger                *slog.Logger
@@ -156,25 +158,46 @@ func New(name string, o Options) (Resolver, error) {
 		}
 		return arxiv{base: base}, nil
 	case NameEuropePMC:
-		base, err := baseURL(name, o.EuropePMCBase, DefaultEuropePMCBase)
-		if err != nil {
-			return nil, err
-		}
-		r := europePMC{renderBase: base, restBase: base + "/rest"}
-		if sameBase(base, DefaultEuropePMCBase) {
-			r.restBase = DefaultEuropePMCRestBase
-		}
-		return r, nil
+		return newEuropePMC(o.EuropePMCBase)
 	case NameSemanticScholar:
 		base, err := baseURL(name, o.SemanticScholarBase, DefaultSemanticScholarBase)
 		if err != nil {
 			return nil, err
 		}
-		return &semanticScholar{httpBase: h, base: base, apiKey: o.SemanticScholarAPIKey}, nil
+		ab, err := baseURL(NameArxiv, o.ArxivBase, DefaultArxivBase)
+		if err != nil {
+			return nil, err
+		}
+		ep, err := newEuropePMC(o.EuropePMCBase)
+		if err != nil {
+			return nil, err
+		}
+		return &semanticScholar{httpBase: h, base: base, apiKey: o.SemanticScholarAPIKey, arxiv: arxiv{base: ab}, epmc: ep}, nil
 	case NameLandingPage:
 		return &landingPage{httpBase: h}, nil
+	case NameOpenAlexContent:
+		base, err := baseURL(name, o.OpenAlexContentBase, DefaultOpenAlexContentBase)
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(o.OpenAlexAPIKey) == "" {
+			return nil, fmt.Errorf("resolver %s needs an OpenAlex API key (set DOCSTOKG_OPENALEX_API_KEY)", name)
+		}
+		return openalexContent{base: base, apiKey: strings.TrimSpace(o.OpenAlexAPIKey)}, nil
 	}
-	return nil, fmt.Errorf("unknown resolver %q (valid: %s)", name, strings.Join(Names(), ", "))
+	return nil, fmt.Errorf("unknown resolver %q (valid: %s)", name, strings.Join(append(Names(), NameOpenAlexContent), ", "))
+}
+
+func newEuropePMC(configured string) (europePMC, error) {
+	base, err := baseURL(NameEuropePMC, configured, DefaultEuropePMCBase)
+	if err != nil {
+		return europePMC{}, err
+	}
+	r := europePMC{renderBase: base, restBase: base + "/rest"}
+	if sameBase(base, DefaultEuropePMCBase) {
+		r.restBase = DefaultEuropePMCRestBase
+	}
+	return r, nil
 }
 
 // Chain builds the resolvers named in order (the default order when order is empty).
