@@ -44,7 +44,6 @@ type checkpoint struct {
 	pending map[int]int    // page → works delivered and not yet finished
 	pageOf  map[string]int // work id → page
 	current int            // the latest page fetched
-	next    string         // the latest page's next cursor ("" at the end)
 	saved   string         // the cursor last written
 	err     error          // the first write error (logged once by the runner)
 }
@@ -67,11 +66,11 @@ func openCheckpoint(out, query string, now func() time.Time) (*checkpoint, strin
 }
 
 // onPage records a page fetched with cursor.
-func (cp *checkpoint) onPage(cursor string, page int, next string) {
+func (cp *checkpoint) onPage(cursor string, page int, _ string) {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
 	cp.cursors[page] = cursor
-	cp.current, cp.next = page, next
+	cp.current = page
 	cp.saveLocked(false)
 }
 
@@ -109,8 +108,8 @@ func (cp *checkpoint) complete() {
 	cp.saveLocked(true)
 }
 
-// resumeCursor is the cursor of the earliest page with unfinished works, or, when
-// every delivered work is finished, the next page's cursor.
+// resumeCursorLocked is the cursor of the earliest page with unfinished works, or,
+// when every delivered work is finished, the latest page's.
 func (cp *checkpoint) resumeCursorLocked() (string, int) {
 	low := 0
 	for p := range cp.pending {
@@ -121,7 +120,9 @@ func (cp *checkpoint) resumeCursorLocked() (string, int) {
 	if low != 0 {
 		return cp.cursors[low], low
 	}
-	return cp.next, cp.current + 1
+	// Every delivered work is finished; the latest page may still have works to
+	// deliver (or the run stopped between its works), so it is fetched again.
+	return cp.cursors[cp.current], cp.current
 }
 
 func (cp *checkpoint) saveLocked(done bool) {
@@ -172,7 +173,12 @@ func (r *Runner) search(ctx context.Context, emit func(openalex.Work) error) err
 	r.mu.Unlock()
 	err = r.d.OpenAlex.SearchFrom(ctx, r.o.Query, openalex.Paging{From: from, OnPage: cp.onPage}, r.setTotal,
 		func(w openalex.Work) error {
-			cp.delivered(w.ID)
+			r.mu.Lock()
+			dup := r.seenWorks[w.ID]
+			r.mu.Unlock()
+			if w.ID != "" && !dup {
+				cp.delivered(w.ID) // emit drops ids without records: they would never finish
+			}
 			return emit(w)
 		})
 	if werr := cp.writeError(); werr != nil {

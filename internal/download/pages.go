@@ -79,6 +79,9 @@ func (p *pageTally) final(last result) result {
 // page that is not kept) that names a PDF, it downloads that link too, once, if the
 // work has not offered it already. It notes every page verdict in pages.
 func (r *Runner) tryFollowing(ctx context.Context, w *openalex.Work, c resolve.Candidate, seen *resolve.Seen, pages *pageTally) (result, *kept) {
+	if skipForUpgrade(ctx, c) {
+		return result{reason: "upgrade_skipped", resolver: c.Resolver, url: c.URL}, nil
+	}
 	if res, ok := r.reservePaid(c); !ok {
 		return res, nil
 	}

@@ -24,13 +24,36 @@ const (
 
 type passKey struct{}
 
-func withPass(ctx context.Context, m passMode) context.Context {
-	return context.WithValue(ctx, passKey{}, m)
+type pass struct {
+	mode passMode
+	prev *manifest.Record
+}
+
+func withPass(ctx context.Context, m passMode, prev *manifest.Record) context.Context {
+	return context.WithValue(ctx, passKey{}, pass{m, prev})
 }
 
 func passOf(ctx context.Context) passMode {
-	m, _ := ctx.Value(passKey{}).(passMode)
-	return m
+	p, _ := ctx.Value(passKey{}).(pass)
+	return p.mode
+}
+
+// skipForUpgrade says an upgrade pass need not fetch c: it promises XML or HTML, or
+// it is the URL the saved file came from.
+func skipForUpgrade(ctx context.Context, c resolve.Candidate) bool {
+	p, _ := ctx.Value(passKey{}).(pass)
+	if p.mode != passUpgrade {
+		return false
+	}
+	if c.Hint == KindXML || c.Hint == KindHTML {
+		return true
+	}
+	if p.prev == nil || p.prev.URL == "" {
+		return false
+	}
+	a, okA := resolve.CanonicalKey(c.URL)
+	b, okB := resolve.CanonicalKey(p.prev.URL)
+	return okA && okB && a == b
 }
 
 // upgrading reports whether this pass only looks for a PDF, so an XML or HTML
@@ -63,13 +86,13 @@ func (r *Runner) reconsider(ctx context.Context, w *openalex.Work, prev *manifes
 					r.log.Warn("could not remove the page", "path", prev.Path, "err", err)
 				}
 			}
-			return r.processWork(withPass(ctx, passRedo), w), true
+			return r.processWork(withPass(ctx, passRedo, prev), w), true
 		}
 	}
 	if r.o.NoUpgrade {
 		return result{}, false
 	}
-	up := r.processWork(withPass(ctx, passUpgrade), w)
+	up := r.processWork(withPass(ctx, passUpgrade, prev), w)
 	if up.class != manifest.ClassPDF {
 		r.log.Debug("no PDF yet for a work saved as "+class, "work", w.ID, "outcome", up.class, "reason", up.reason)
 		return res, true
