@@ -79,14 +79,17 @@ func (p *pageTally) final(last result) result {
 // page that is not kept) that names a PDF, it downloads that link too, once, if the
 // work has not offered it already. It notes every page verdict in pages.
 func (r *Runner) tryFollowing(ctx context.Context, w *openalex.Work, c resolve.Candidate, seen *resolve.Seen, pages *pageTally) (result, *kept) {
-	if skipForUpgrade(ctx, c) {
-		return result{reason: "upgrade_skipped", resolver: c.Resolver, url: c.URL}, nil
+	var res result
+	var k *kept
+	if skip, links := r.skipForUpgrade(ctx, c); skip {
+		// The saved file came from here: its PDF link is read from disk instead.
+		res = result{reason: "upgrade_skipped", resolver: c.Resolver, url: c.URL, next: links}
+	} else if pres, ok := r.reservePaid(c); !ok {
+		return pres, nil
+	} else {
+		res, k = r.tryCandidate(ctx, w, c)
+		r.settlePaid(c, k)
 	}
-	if res, ok := r.reservePaid(c); !ok {
-		return res, nil
-	}
-	res, k := r.tryCandidate(ctx, w, c)
-	r.settlePaid(c, k)
 	next := res.next
 	if k != nil {
 		if k.kind != KindHTML {

@@ -3,6 +3,7 @@ package download
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"strings"
 
@@ -39,21 +40,47 @@ func passOf(ctx context.Context) passMode {
 }
 
 // skipForUpgrade says an upgrade pass need not fetch c: it promises XML or HTML, or
-// it is the URL the saved file came from.
-func skipForUpgrade(ctx context.Context, c resolve.Candidate) bool {
+// it is the URL the saved file came from. In the latter case a saved HTML page's PDF
+// link, read from the file on disk, is returned to be tried instead.
+func (r *Runner) skipForUpgrade(ctx context.Context, c resolve.Candidate) (bool, []resolve.Candidate) {
 	p, _ := ctx.Value(passKey{}).(pass)
 	if p.mode != passUpgrade {
-		return false
+		return false, nil
 	}
 	if c.Hint == KindXML || c.Hint == KindHTML {
-		return true
+		return true, nil
 	}
 	if p.prev == nil || p.prev.URL == "" {
-		return false
+		return false, nil
 	}
 	a, okA := resolve.CanonicalKey(c.URL)
 	b, okB := resolve.CanonicalKey(p.prev.URL)
-	return okA && okB && a == b
+	if !okA || !okB || a != b {
+		return false, nil
+	}
+	return true, r.savedPageLinks(p.prev)
+}
+
+// savedPageLinks returns the PDF link named by a saved HTML page, as a candidate.
+func (r *Runner) savedPageLinks(prev *manifest.Record) []resolve.Candidate {
+	if savedKind(prev) != manifest.ClassHTML {
+		return nil
+	}
+	path, ok := r.store.resolve(prev.Path)
+	if !ok {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	base, _ := url.Parse(prev.URL)
+	link, found := resolve.ExtractPDFLink(f, base)
+	if !found {
+		return nil
+	}
+	return []resolve.Candidate{{URL: link, Resolver: resolve.NameLandingPage, Hint: KindPDF}}
 }
 
 // upgrading reports whether this pass only looks for a PDF, so an XML or HTML
