@@ -173,8 +173,8 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	cerr := r.man.Close()
 	sum.FinishedAt = r.d.Clock.Now().UTC()
 	r.fillSummary(sum)
-	discErr = r.noteBudget(sum, discErr)
 	r.finishCheckpoint(discErr, ctx.Err() != nil)
+	discErr = r.noteBudget(sum, discErr)
 	if discErr != nil && ctx.Err() == nil {
 		sum.DiscoveryError = redact.Text(discErr.Error())
 	}
