@@ -51,7 +51,8 @@ func KnownResolvers() []string {
 // resolver names are lower case, and ProviderLearningPath is resolved to a concrete
 // path when one can be derived.
 type Config struct {
-	// Mailto is the contact address sent to the APIs' polite pools ("" = none).
+	// Mailto is the contact e-mail: Unpaywall's required email, Crossref's mailto and
+	// the User-Agent ("" = none).
 	Mailto string `mapstructure:"mailto" yaml:"mailto"`
 	// Workers is the number of works processed concurrently.
 	Workers int `mapstructure:"workers" yaml:"workers"`
