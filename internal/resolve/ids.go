@@ -61,7 +61,8 @@ func PMCIDFromURL(raw string) string {
 	if m[1] == "" {
 		// A bare number is a PMCID only in PMC's own article paths.
 		lower := strings.ToLower(u.Path)
-		if !(isNCBI && (strings.Contains(lower, "/pmc/articles/") || host == "pmc.ncbi.nlm.nih.gov")) {
+		inPMC := isNCBI && (strings.Contains(lower, "/pmc/articles/") || host == "pmc.ncbi.nlm.nih.gov")
+		if !inPMC {
 			return ""
 		}
 	}
