@@ -118,3 +118,17 @@ func TestArxivIDFromURL(t *testing.T) {
 		}
 	}
 }
+
+// externalIds.PubMedCentral is a string in real answers; a number works too.
+func TestSemanticScholarPMCIDAsNumber(t *testing.T) {
+	for _, v := range []any{"5815332", float64(5815332)} {
+		if got := openalex.NormalizePMCID(jsonID(v)); got != "PMC5815332" {
+			t.Errorf("jsonID(%v) → %q", v, got)
+		}
+	}
+	for _, v := range []any{nil, 1.5, -3.0, true, map[string]any{}} {
+		if got := jsonID(v); got != "" {
+			t.Errorf("jsonID(%v) = %q, want empty", v, got)
+		}
+	}
+}

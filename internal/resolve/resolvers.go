@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/docstokg/contentdl/internal/openalex"
@@ -343,12 +345,25 @@ func (s *semanticScholar) candidates(p *s2Paper) []Candidate {
 	if id := strings.TrimSpace(p.ExternalIDs.ArXiv); id != "" {
 		c.addCandidate(s.arxiv.candidate(id, NameSemanticScholar))
 	}
-	if pmcid := openalex.NormalizePMCID(fmt.Sprint(p.ExternalIDs.PubMedCentral)); pmcid != "" && p.ExternalIDs.PubMedCentral != nil {
+	if pmcid := openalex.NormalizePMCID(jsonID(p.ExternalIDs.PubMedCentral)); pmcid != "" {
 		for _, cand := range s.epmc.candidates(pmcid, NameSemanticScholar) {
 			c.addCandidate(cand)
 		}
 	}
 	return c.out
+}
+
+// jsonID renders an id that JSON gave as a string or a number ("5815332" either way).
+func jsonID(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		if x >= 0 && x == math.Trunc(x) && x < 1e15 {
+			return strconv.FormatFloat(x, 'f', -1, 64)
+		}
+	}
+	return ""
 }
 
 // addNamed adds a URL named in a disclaimer.
