@@ -412,6 +412,30 @@ func TestOpenAlexContentResolverIsPaidAndBounded(t *testing.T) {
 		t.Errorf("%d list pages, want 1", n)
 	}
 
+	// The work refused by the budget keeps its discovery page open, and a later run
+	// with more budget fetches only its PDF.
+	data, _ = os.ReadFile(filepath.Join(out, download.CheckpointFile))
+	var cp struct {
+		Cursor   string
+		Complete bool
+	}
+	if json.Unmarshal(data, &cp) != nil || cp.Complete || cp.Cursor != "*" {
+		t.Errorf("checkpoint after a budget stop: %s", data)
+	}
+	res = pw.run(t, env, "run", "--topic", "kg", "--out", out, "--json", "--max-cost-usd", "0.05")
+	if res.code != ExitOK {
+		t.Fatalf("second run: exit %d\n%s", res.code, res.stderr)
+	}
+	mu.Lock()
+	if served != 3 {
+		t.Errorf("after the second run the content server served %d PDFs, want 3", served)
+	}
+	mu.Unlock()
+	sum = download.Summary{}
+	if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil || sum.ByClassification["pdf"] != 1 || sum.ByClassification["skipped"] != 2 {
+		t.Errorf("second run: %v %v", err, sum.ByClassification)
+	}
+
 	// Without an API key the resolver cannot run: a usage error before any request.
 	env = pw.env(t, map[string]string{"DOCSTOKG_RESOLVERS_ORDER": "openalex_content", "DOCSTOKG_OPENALEX_API_KEY": ""})
 	res = pw.run(t, env, "run", "--topic", "kg", "--out", filepath.Join(t.TempDir(), "o2"))

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docstokg/contentdl/internal/manifest"
 	"github.com/docstokg/contentdl/internal/openalex"
 )
 
@@ -157,6 +158,11 @@ func (cp *checkpoint) writeError() error {
 // search runs the OpenAlex search from the checkpoint (discover calls it for a
 // search run), and marks the checkpoint complete when paging ended normally.
 func (r *Runner) search(ctx context.Context, emit func(openalex.Work) error) error {
+	if r.o.DryRun {
+		// A dry run saves nothing: a checkpoint of it would make the next real run
+		// skip the pages it looked at.
+		return r.d.OpenAlex.Search(ctx, r.o.Query, r.setTotal, emit)
+	}
 	key, err := r.d.OpenAlex.QueryKey(r.o.Query)
 	if err != nil {
 		return err
@@ -227,8 +233,13 @@ func (r *Runner) noteBudget(sum *Summary, discErr error) error {
 	return discErr
 }
 
-// checkpointFinished tells the checkpoint that work id has its record.
-func (r *Runner) checkpointFinished(id string) {
+// checkpointFinished tells the checkpoint that work id has its record. A work that
+// ended deferred, or missed for a reason that may pass, keeps its page open: the next
+// run resumes discovery at that page, so it sees the work again and retries it.
+func (r *Runner) checkpointFinished(id string, res result) {
+	if res.class == manifest.ClassDeferred || (res.class == manifest.ClassMiss && res.transient) {
+		return
+	}
 	r.mu.Lock()
 	cp := r.cp
 	r.mu.Unlock()

@@ -759,7 +759,7 @@ func (r *Runner) finish(w *openalex.Work, res result) {
 	rec.ETag, rec.LastModified = res.etag, res.lastMod
 	res.annotate(rec)
 	r.write(rec)
-	r.checkpointFinished(w.ID)
+	r.checkpointFinished(w.ID, res)
 	r.mu.Lock()
 	r.byClass[res.class]++
 	if res.reason != "" {
