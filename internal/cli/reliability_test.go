@@ -109,7 +109,8 @@ func faultKinds() []fault {
 				http.Error(rw, "Service Unavailable", http.StatusServiceUnavailable)
 				return true
 			}},
-		{name: "html_as_pdf", n: 4, alt: true, want: "miss", reasons: []string{"html_not_pdf"},
+		// A challenge page labelled application/pdf: reported as the bot check it is.
+		{name: "html_as_pdf", n: 4, alt: true, want: "miss", reasons: []string{"bot_challenge"},
 			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
 				rw.Header().Set("Content-Type", "application/pdf")
 				fmt.Fprint(rw, "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>Verify you are human</body></html>")

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,7 +95,10 @@ A second run resumes: saved works are skipped, deferred and missed works are ret
 		"progress display on stderr: auto (only on a terminal, not with --quiet or --json), always or never")
 	f.StringVar(&opts.MetricsFile, "metrics-file", "",
 		"write Prometheus textfile metrics to PATH at the end of the run, atomically (node_exporter textfile collector)")
-	f.String("mailto", "", "contact email for the APIs' polite pools (config: mailto)")
+	f.String("mailto", "", "contact e-mail: Unpaywall's required email, Crossref's mailto and the User-Agent (config: mailto)")
+	f.Bool("no-upgrade", false, "keep works saved as XML/HTML as they are instead of looking for their PDF again (config: no_upgrade)")
+	f.Float64("max-cost-usd", 0, "stop discovery and paid downloads before this run's OpenAlex cost would pass this many USD; 0 = no limit (config: openalex.max_cost_usd)")
+	_ = f.SetAnnotation("max-cost-usd", config.FlagAnnotation, []string{"openalex.max_cost_usd"})
 	f.Int("workers", 8, "works processed concurrently (config: workers)")
 	f.Int("max-works", 0, "stop after this many works; 0 = no limit (config: max_works)")
 	f.String("out", "runs/contentdl", "output directory (config: out)")
@@ -167,6 +171,7 @@ func providerMap(cfg *config.Config) func(string) string {
 		}
 	}
 	add(cfg.OpenAlex.BaseURL, "openalex")
+	add(cfg.OpenAlex.ContentBaseURL, "openalex")
 	add(cfg.Unpaywall.BaseURL, "unpaywall")
 	add(cfg.Crossref.BaseURL, "crossref")
 	add(cfg.Arxiv.BaseURL, "arxiv")
@@ -238,6 +243,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		pol = policy.NewLegacy(policyConfig(cfg))
 	}
 	log.Info("retry policy: "+pol.Name(), "retry_policy", pol.Name(), "provider_learning", cfg.EnableProviderLearning)
+	warnAtStart(log, cfg)
 
 	var tracker *learning.Tracker
 	var learner fetch.Learner
@@ -281,19 +287,24 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	if prog != nil {
 		prog.SetCooldowns(fc.Cooldowns)
 	}
+	ledger := openalex.NewLedger(cfg.OpenAlex.MaxCostUSD)
 	oa := &openalex.Client{BaseURL: cfg.OpenAlex.BaseURL, APIKey: cfg.OpenAlex.APIKey, Mailto: cfg.Mailto,
-		PerPage: cfg.OpenAlex.PerPage, UserAgent: ua, Doer: fc, Logger: log}
+		PerPage: cfg.OpenAlex.PerPage, UserAgent: ua, Doer: fc, Logger: log, Ledger: ledger}
+	if slices.Contains(cfg.Resolvers.Order, config.ResolverOpenAlexContent) {
+		oa.ExtraSelect = []string{"content_urls"}
+	}
 	resolvers, err := resolve.Chain(cfg.Resolvers.Order, resolve.Options{
 		Mailto: cfg.Mailto, UnpaywallBase: cfg.Unpaywall.BaseURL, CrossrefBase: cfg.Crossref.BaseURL,
 		ArxivBase: cfg.Arxiv.BaseURL, EuropePMCBase: cfg.EuropePMC.BaseURL,
 		SemanticScholarBase: cfg.SemanticScholar.BaseURL, SemanticScholarAPIKey: cfg.SemanticScholar.APIKey,
+		OpenAlexContentBase: cfg.OpenAlex.ContentBaseURL, OpenAlexAPIKey: cfg.OpenAlex.APIKey,
 		UserAgent: ua, Doer: fc, Logger: log,
 	})
 	if err != nil {
 		return usagef("resolvers.order: %v", err)
 	}
 
-	deps := download.Deps{Fetch: fc, OpenAlex: oa, Resolvers: resolvers, Clock: clk, Logger: log}
+	deps := download.Deps{Fetch: fc, OpenAlex: oa, Resolvers: resolvers, Clock: clk, Logger: log, Ledger: ledger}
 	if prog != nil {
 		deps.Progress = prog
 	}
@@ -304,6 +315,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		Query: openalex.Query{Search: o.Topic, TopicID: o.TopicID, YearStart: o.YearStart, YearEnd: o.YearEnd,
 			OAOnly: o.OAOnly, MaxWorks: cfg.MaxWorks},
 		Input: input, InputName: inputName, RunID: newRunID(clk.Now()), Learning: cfg.EnableProviderLearning,
+		NoUpgrade: cfg.NoUpgrade,
 	}, deps)
 
 	stopSaver := func() {}

@@ -15,13 +15,40 @@ import (
 func TestQuietPrintsNothingOnSuccess(t *testing.T) {
 	w := newWorld(t)
 	w.works = w.works[:4] // W1..W4 all end saved: a clean success
-	res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
+	// With an OpenAlex API key and a mailto nothing needs a warning.
+	env := w.env(t, map[string]string{"DOCSTOKG_OPENALEX_API_KEY": "k-123"})
+	res := runMain(t, w, env, "run", "--topic", "kg", "--mailto", "me@example.org",
 		"--out", filepath.Join(t.TempDir(), "out"), "--quiet")
 	if res.code != ExitOK {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
 	if res.stdout != "" || res.stderr != "" {
 		t.Errorf("--quiet printed:\nstdout: %q\nstderr: %q", res.stdout, res.stderr)
+	}
+}
+
+// Without an OpenAlex API key, and with unpaywall in the order but no mailto, a run
+// says so once each, at the start, even with --quiet, and how to fix it.
+func TestStartWarnings(t *testing.T) {
+	w := newWorld(t)
+	w.works = w.works[:1]
+	res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--out", filepath.Join(t.TempDir(), "out"), "--quiet")
+	if res.code != ExitOK {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	for _, want := range []string{"no OpenAlex API key", "DOCSTOKG_OPENALEX_API_KEY", "UNPAYWALL IS SKIPPED", "--mailto"} {
+		if strings.Count(res.stderr, want) != 1 {
+			t.Errorf("stderr has %q %d times, want once:\n%s", want, strings.Count(res.stderr, want), res.stderr)
+		}
+	}
+	if strings.Contains(res.stderr, "k-123") {
+		t.Error("a key leaked")
+	}
+	// With both set, neither warning.
+	res = runMain(t, w, w.env(t, map[string]string{"DOCSTOKG_OPENALEX_API_KEY": "k-123", "DOCSTOKG_MAILTO": "me@example.org"}),
+		"run", "--topic", "kg", "--out", filepath.Join(t.TempDir(), "out2"))
+	if strings.Contains(res.stderr, "API key") || strings.Contains(res.stderr, "UNPAYWALL") || strings.Contains(res.stderr, "k-123") {
+		t.Errorf("warned with key and mailto set:\n%s", res.stderr)
 	}
 }
 

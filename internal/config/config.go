@@ -31,7 +31,13 @@ const (
 	ResolverEuropePMC       = "europe_pmc"
 	ResolverSemanticScholar = "semantic_scholar"
 	ResolverLandingPage     = "landing_page"
+	// ResolverOpenAlexContent is the paid resolver (PDFs from content.openalex.org);
+	// it runs only when listed in resolvers.order.
+	ResolverOpenAlexContent = "openalex_content"
 )
+
+// OptionalResolvers are the resolvers that are known but not in the default order.
+func OptionalResolvers() []string { return []string{ResolverOpenAlexContent} }
 
 // KnownResolvers returns every known resolver name in the default order.
 func KnownResolvers() []string {
@@ -47,7 +53,8 @@ func KnownResolvers() []string {
 // resolver names are lower case, and ProviderLearningPath is resolved to a concrete
 // path when one can be derived.
 type Config struct {
-	// Mailto is the contact address sent to the APIs' polite pools ("" = none).
+	// Mailto is the contact e-mail: Unpaywall's required email, Crossref's mailto and
+	// the User-Agent ("" = none).
 	Mailto string `mapstructure:"mailto" yaml:"mailto"`
 	// Workers is the number of works processed concurrently.
 	Workers int `mapstructure:"workers" yaml:"workers"`
@@ -63,6 +70,9 @@ type Config struct {
 	// with $XDG_STATE_HOME/contentdl/provider-learning.json, falling back to
 	// $HOME/.local/state/contentdl/provider-learning.json.
 	ProviderLearningPath string `mapstructure:"provider_learning_path" yaml:"provider_learning_path"`
+	// NoUpgrade keeps works saved as XML or HTML as they are; by default a later run
+	// looks for their PDF again.
+	NoUpgrade bool `mapstructure:"no_upgrade" yaml:"no_upgrade"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `mapstructure:"log_level" yaml:"log_level"`
 	// LogFormat is text or json.
@@ -107,6 +117,11 @@ type OpenAlex struct {
 	APIKey string `mapstructure:"api_key" yaml:"api_key"`
 	// PerPage is the page size of /works listings (1–200).
 	PerPage int `mapstructure:"per_page" yaml:"per_page"`
+	// MaxCostUSD stops discovery and paid downloads before the run's OpenAlex cost
+	// would pass it; 0 means no limit.
+	MaxCostUSD float64 `mapstructure:"max_cost_usd" yaml:"max_cost_usd"`
+	// ContentBaseURL is the root of the paid PDF service used by openalex_content.
+	ContentBaseURL string `mapstructure:"content_base_url" yaml:"content_base_url"`
 }
 
 // Endpoint is a section that only sets an API root.
@@ -275,8 +290,9 @@ func Defaults() Config {
 		LogLevel:  "info",
 		LogFormat: "text",
 		OpenAlex: OpenAlex{
-			BaseURL: "https://api.openalex.org",
-			PerPage: 100,
+			BaseURL:        "https://api.openalex.org",
+			PerPage:        100,
+			ContentBaseURL: "https://content.openalex.org",
 		},
 		Unpaywall:       Endpoint{BaseURL: "https://api.unpaywall.org"},
 		Crossref:        Endpoint{BaseURL: "https://api.crossref.org"},

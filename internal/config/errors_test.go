@@ -78,9 +78,17 @@ func TestBadValues(t *testing.T) {
 		{"api key list", "semantic_scholar:\n  api_key: [a]\n", nil, nil,
 			"config: semantic_scholar.api_key (from file {file}): must be a string, not a list"},
 
+		// openalex budget
+		{"max cost negative", "", env{"DOCSTOKG_OPENALEX_MAX_COST_USD": "-1"}, nil,
+			"config: openalex.max_cost_usd = -1 (from env DOCSTOKG_OPENALEX_MAX_COST_USD): must be 0 (no limit) or a positive amount of US dollars"},
+		{"max cost text", "openalex:\n  max_cost_usd: lots\n", nil, nil,
+			"config: openalex.max_cost_usd = lots (from file {file}): must be a number"},
+		{"content base url", "", env{"DOCSTOKG_OPENALEX_CONTENT_BASE_URL": "ftp://x"}, nil,
+			"config: openalex.content_base_url = ftp://x (from env DOCSTOKG_OPENALEX_CONTENT_BASE_URL): must be an absolute http(s) URL"},
+
 		// resolvers
 		{"resolver unknown", "", env{"DOCSTOKG_RESOLVERS_ORDER": "openalex,google"}, nil,
-			"config: resolvers.order = google (from env DOCSTOKG_RESOLVERS_ORDER): unknown resolver (known: openalex, unpaywall, crossref, arxiv, europe_pmc, semantic_scholar, landing_page)"},
+			"config: resolvers.order = google (from env DOCSTOKG_RESOLVERS_ORDER): unknown resolver (known: openalex, unpaywall, crossref, arxiv, europe_pmc, semantic_scholar, landing_page, openalex_content)"},
 		{"resolver duplicate", "resolvers:\n  order: [arxiv, crossref, arxiv]\n", nil, nil,
 			"config: resolvers.order = arxiv (from file {file}): resolver listed twice"},
 		{"resolvers empty", "resolvers:\n  order: []\n", nil, nil,

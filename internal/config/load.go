@@ -295,7 +295,7 @@ func (c *Config) normalize(getenv func(string) string) {
 	c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel))
 	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
 	for _, u := range []*string{
-		&c.OpenAlex.BaseURL, &c.Unpaywall.BaseURL, &c.Crossref.BaseURL,
+		&c.OpenAlex.BaseURL, &c.OpenAlex.ContentBaseURL, &c.Unpaywall.BaseURL, &c.Crossref.BaseURL,
 		&c.Arxiv.BaseURL, &c.EuropePMC.BaseURL, &c.SemanticScholar.BaseURL,
 	} {
 		*u = strings.TrimSpace(*u)

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -127,6 +128,11 @@ func (c *Config) Validate() error {
 
 	k.baseURL("openalex.base_url", c.OpenAlex.BaseURL)
 	k.intRange("openalex.per_page", c.OpenAlex.PerPage, 1, MaxPerPage)
+	if c.OpenAlex.MaxCostUSD < 0 || math.IsNaN(c.OpenAlex.MaxCostUSD) || math.IsInf(c.OpenAlex.MaxCostUSD, 0) {
+		k.fail("openalex.max_cost_usd", "openalex.max_cost_usd", strconv.FormatFloat(c.OpenAlex.MaxCostUSD, 'g', -1, 64),
+			"must be 0 (no limit) or a positive amount of US dollars")
+	}
+	k.baseURL("openalex.content_base_url", c.OpenAlex.ContentBaseURL)
 	k.baseURL("unpaywall.base_url", c.Unpaywall.BaseURL)
 	k.baseURL("crossref.base_url", c.Crossref.BaseURL)
 	k.baseURL("arxiv.base_url", c.Arxiv.BaseURL)
@@ -162,8 +168,8 @@ func (c *Config) validateResolvers(k *checker) {
 	}
 	seen := map[string]bool{}
 	for _, r := range c.Resolvers.Order {
-		if !slices.Contains(KnownResolvers(), r) {
-			k.fail(key, key, r, "unknown resolver (known: "+strings.Join(KnownResolvers(), ", ")+")")
+		if !slices.Contains(KnownResolvers(), r) && !slices.Contains(OptionalResolvers(), r) {
+			k.fail(key, key, r, "unknown resolver (known: "+strings.Join(append(KnownResolvers(), OptionalResolvers()...), ", ")+")")
 		} else if seen[r] {
 			k.fail(key, key, r, "resolver listed twice")
 		}

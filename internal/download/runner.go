@@ -43,6 +43,7 @@ type Options struct {
 	InputName   string
 	RunID       string
 	Learning    bool
+	NoUpgrade   bool // keep works saved as XML/HTML as they are (upgrade.go)
 }
 
 // Deps are the parts a run talks through.
@@ -52,7 +53,8 @@ type Deps struct {
 	Resolvers []resolve.Resolver
 	Clock     clock.Clock
 	Logger    *slog.Logger
-	Progress  Progress // may be nil
+	Progress  Progress         // may be nil
+	Ledger    *openalex.Ledger // OpenAlex cost and budget; may be nil (checkpoint.go, paid.go)
 }
 
 // Progress receives live run events, for a progress display.
@@ -84,6 +86,8 @@ type Runner struct {
 	inputErrors int
 	seenWorks   map[string]bool
 	total       int
+	cp          *checkpoint // discovery checkpoint of a search run (checkpoint.go)
+	budgetSpent bool        // a paid call was refused by the budget (paid.go)
 }
 
 // New prepares a Runner. Nothing is created on disk until Run.
@@ -113,8 +117,12 @@ type result struct {
 	size      int64
 	etag      string
 	lastMod   string
-	transient bool     // a miss that a later run may turn into a success
-	hosts     []string // hosts that deferred the work
+	transient bool                // a miss that a later run may turn into a success
+	hosts     []string            // hosts that deferred the work
+	verdict   PageVerdict         // what an HTML answer was (pages.go)
+	next      []resolve.Candidate // links found on a page that was not kept
+	previous  *manifest.Record    // the saved outcome an upgrade replaces (upgrade.go)
+	hdr       http.Header         // the kept answer's headers (paid.go reads its cost)
 }
 
 // Run executes the run. The returned Summary is filled even when err is non-nil, as
@@ -159,6 +167,8 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	cerr := r.man.Close()
 	sum.FinishedAt = r.d.Clock.Now().UTC()
 	r.fillSummary(sum)
+	r.finishCheckpoint(discErr, ctx.Err() != nil)
+	discErr = r.noteBudget(sum, discErr)
 	if discErr != nil && ctx.Err() == nil {
 		sum.DiscoveryError = redact.Text(discErr.Error())
 	}
@@ -204,7 +214,7 @@ func (r *Runner) discover(ctx context.Context, out chan<- *openalex.Work) error 
 		}
 	}
 	if r.o.Input == nil {
-		return r.d.OpenAlex.Search(ctx, r.o.Query, r.setTotal, emit)
+		return r.search(ctx, emit)
 	}
 	n := 0
 	err := openalex.ReadInput(r.o.Input, func(lineNo int, id string) error {
@@ -292,9 +302,11 @@ func dedupe(s []string) []string {
 }
 
 // resumed handles a work that an earlier run saved. done is true when nothing more
-// is to be done for it.
-func (r *Runner) resumed(ctx context.Context, w *openalex.Work) (result, bool) {
-	if r.o.NoResume && !r.o.Revalidate {
+// is to be done for it. A saved XML or HTML file may start a pass instead (ws.pass):
+// an upgrade to PDF, or a redo when the saved page is not full text (upgrade.go).
+func (r *Runner) resumed(ctx context.Context, ws *workState) (result, bool) {
+	w := ws.w
+	if (r.o.NoResume && !r.o.Revalidate) || ws.pass.mode != 0 {
 		return result{}, false
 	}
 	prev, ok := r.index.Latest(w.ID)
@@ -305,6 +317,10 @@ func (r *Runner) resumed(ctx context.Context, w *openalex.Work) (result, bool) {
 		path: prev.Path, sha: prev.SHA256, size: prev.ContentLength, etag: prev.ETag, lastMod: prev.LastModified}
 	if r.o.Revalidate {
 		return r.revalidate(ctx, w, prev, res), true
+	}
+	if m := r.reconsider(w, prev); m != 0 {
+		ws.pass, ws.saved = pass{mode: m, prev: prev}, res
+		return result{}, false
 	}
 	return res, true
 }
@@ -356,6 +372,7 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 		switch {
 		case errors.As(err, &ce):
 			res.reason, res.transient = ce.reason, ce.transient
+			res.verdict, res.next = ce.verdict, ce.next
 			rec.Decision = policy.Fail.String()
 			if res.status == http.StatusTooManyRequests {
 				// Attempts ran out on 429s: the file may well exist; defer, don't miss.
@@ -397,6 +414,8 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 type contentError struct {
 	reason    string
 	transient bool
+	verdict   PageVerdict         // for an HTML page (pages.go)
+	next      []resolve.Candidate // links found on it
 }
 
 func (e *contentError) Error() string { return e.reason }
@@ -430,10 +449,11 @@ func (r *Runner) receive(resp *http.Response, c resolve.Candidate) (*kept, error
 	case KindPDF:
 		reason = ValidatePDF(n, sp.head, sp.tail, r.o.MinPDFBytes)
 	case KindHTML:
-		if c.Hint == KindPDF || c.Hint == KindXML {
-			reason = "html_not_pdf"
-		} else if n == 0 {
+		if n == 0 {
 			reason = "empty"
+		} else if ce := r.checkPage(tmp, n, resp, c); ce != nil {
+			discard(tmp)
+			return nil, ce
 		}
 	case KindXML:
 		if n == 0 {
@@ -447,7 +467,7 @@ func (r *Runner) receive(resp *http.Response, c resolve.Candidate) (*kept, error
 		return nil, &contentError{reason: reason}
 	}
 	return &kept{kind: kind, tmp: tmp, res: result{sha: sp.sum, size: n,
-		etag: resp.Header.Get("ETag"), lastMod: resp.Header.Get("Last-Modified")}}, nil
+		etag: resp.Header.Get("ETag"), lastMod: resp.Header.Get("Last-Modified"), hdr: resp.Header}}, nil
 }
 
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
@@ -534,7 +554,9 @@ func (r *Runner) finish(w *openalex.Work, res result) {
 	}
 	rec.Path, rec.SHA256, rec.ContentLength = res.path, res.sha, res.size
 	rec.ETag, rec.LastModified = res.etag, res.lastMod
+	res.annotate(rec)
 	r.write(rec)
+	r.checkpointFinished(w.ID, res)
 	r.mu.Lock()
 	r.byClass[res.class]++
 	if res.reason != "" {

@@ -35,10 +35,13 @@ type workState struct {
 	transient      bool   // some failure along the way may not happen next time
 	candidates     int
 	dry            []resolve.Candidate
+	pages          *pageTally // what the HTML pages among the candidates were (pages.go)
+	pass           pass       // an upgrade or redo pass of a saved work (upgrade.go)
+	saved          result     // the "already saved" outcome an upgrade pass falls back to
 }
 
 func newWorkState(w *openalex.Work, rounds int) *workState {
-	return &workState{w: w, rounds: rounds, seen: resolve.NewSeen()}
+	return &workState{w: w, rounds: rounds, seen: resolve.NewSeen(), pages: &pageTally{}}
 }
 
 // hoster is a resolver that can tell which host its Resolve will ask for a work ("" for
@@ -69,11 +72,22 @@ func (r *Runner) nextHost(ws *workState) string {
 // step runs the work's next step. done is true when the work has ended for this round,
 // with res saying how.
 func (r *Runner) step(ctx context.Context, ws *workState) (res result, done bool) {
+	res, done = r.stepOnce(ctx, ws)
+	if done {
+		res = r.finishPass(ws, res)
+	}
+	return res, done
+}
+
+func (r *Runner) stepOnce(ctx context.Context, ws *workState) (res result, done bool) {
 	ws.started = true
 	w := ws.w
 	if !ws.checked {
 		ws.checked = true
-		return r.resumed(ctx, w)
+		return r.resumed(ctx, ws)
+	}
+	if ws.pass.mode != 0 {
+		ctx = withPass(ctx, ws.pass.mode, ws.pass.prev)
 	}
 	if ctx.Err() != nil {
 		return result{class: manifest.ClassDeferred, reason: "interrupted"}, true
@@ -88,7 +102,7 @@ func (r *Runner) step(ctx context.Context, ws *workState) (res result, done bool
 			r.write(rec)
 			return result{}, false
 		}
-		res, k := r.tryCandidate(ctx, w, c)
+		res, k := r.tryFollowing(ctx, w, c, ws.seen, ws.pages)
 		if k != nil {
 			if k.kind == KindPDF {
 				return r.save(w, k, res), true
@@ -133,11 +147,11 @@ func (r *Runner) step(ctx context.Context, ws *workState) (res result, done bool
 		}
 		return result{}, false
 	}
-	return r.settle(ws), true
+	return r.settle(ctx, ws), true
 }
 
 // settle is how a work ends once every resolver and candidate has been tried.
-func (r *Runner) settle(ws *workState) result {
+func (r *Runner) settle(ctx context.Context, ws *workState) result {
 	if r.o.DryRun {
 		res := result{class: manifest.ClassDryRun, reason: fmt.Sprintf("%d_candidates", len(ws.dry))}
 		if len(ws.dry) > 0 {
@@ -152,6 +166,9 @@ func (r *Runner) settle(ws *workState) result {
 		// an XML/HTML fallback (which the retry will find again if there is no PDF).
 		return result{class: manifest.ClassDeferred, reason: "rate_limited", hosts: dedupe(ws.deferHosts)}
 	}
+	if ws.fallback != nil && r.upgrading(ctx) {
+		return result{class: manifest.ClassMiss, reason: "no_pdf"} // keep the saved file (upgrade.go)
+	}
 	if k := ws.fallback; k != nil {
 		ws.fallback = nil
 		return r.save(ws.w, k, k.res)
@@ -165,7 +182,7 @@ func (r *Runner) settle(ws *workState) result {
 		}
 		return result{class: manifest.ClassMiss, reason: "no_oa_candidates"}
 	}
-	last := ws.miss
+	last := ws.pages.final(ws.miss)
 	last.class = manifest.ClassMiss
 	if last.reason == "" {
 		last.reason = "no_valid_candidate"

@@ -60,6 +60,11 @@ type Record struct {
 	Decision        string    `json:"decision,omitempty"`
 	ETag            string    `json:"etag,omitempty"`
 	LastModified    string    `json:"last_modified,omitempty"`
+	// PreviousPath, PreviousClassification and PreviousSHA256 name the XML or HTML
+	// file that an upgrade to PDF left in place (reason "upgraded").
+	PreviousPath           string `json:"previous_path,omitempty"`
+	PreviousClassification string `json:"previous_classification,omitempty"`
+	PreviousSHA256         string `json:"previous_sha256,omitempty"`
 }
 
 // Saved reports whether the record points at a file that a run stored.

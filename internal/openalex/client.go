@@ -54,11 +54,17 @@ type Query struct {
 type Client struct {
 	BaseURL   string
 	APIKey    string // sent as api_key= when set
-	Mailto    string // sent as mailto= when set (polite pool)
+	Mailto    string // sent as mailto= when set (harmless; it names the contact)
 	PerPage   int
 	UserAgent string
 	Doer      Doer
 	Logger    *slog.Logger
+	// ExtraSelect adds top-level fields to select= (e.g. "content_urls" for the
+	// openalex_content resolver).
+	ExtraSelect []string
+	// Ledger counts the cost headers of every answer and holds the budget; nil
+	// counts nothing.
+	Ledger *Ledger
 }
 
 type pageJSON struct {
@@ -98,7 +104,11 @@ func (c *Client) header() http.Header {
 // params returns the parameters every request carries: select, api_key and mailto.
 func (c *Client) params() url.Values {
 	v := url.Values{}
-	v.Set("select", SelectFields)
+	sel := SelectFields
+	for _, f := range c.ExtraSelect {
+		sel += "," + f
+	}
+	v.Set("select", sel)
 	if c.APIKey != "" {
 		v.Set("api_key", c.APIKey)
 	}
@@ -172,6 +182,36 @@ func (c *Client) searchParams(q Query) (url.Values, error) {
 // that repeats an earlier one stops paging with a warning instead of looping. Records
 // without an id are skipped with a warning.
 func (c *Client) Search(ctx context.Context, q Query, onCount func(int), fn func(Work) error) error {
+	return c.SearchFrom(ctx, q, Paging{}, onCount, fn)
+}
+
+// Paging lets a caller resume cursor paging and follow its progress.
+type Paging struct {
+	// From is the cursor to start at; "" or "*" starts at the beginning. When
+	// OpenAlex rejects it (a 4xx answer to the first page), paging starts again from
+	// "*" with a warning.
+	From string
+	// OnPage, when set, is called with the cursor that fetched a page, the page's
+	// number and its next cursor ("" at the end), before the page's works are
+	// delivered.
+	OnPage func(cursor string, page int, next string)
+}
+
+// QueryKey identifies a search for a discovery checkpoint: its parameters without
+// the cursor, the key and the contact (which do not change what is found).
+func (c *Client) QueryKey(q Query) (string, error) {
+	v, err := c.searchParams(q)
+	if err != nil {
+		return "", err
+	}
+	v.Del("api_key")
+	v.Del("mailto")
+	v.Del("cursor")
+	return v.Encode(), nil
+}
+
+// SearchFrom is Search starting at p.From and reporting pages to p.OnPage.
+func (c *Client) SearchFrom(ctx context.Context, q Query, p Paging, onCount func(int), fn func(Work) error) error {
 	if c.Doer == nil {
 		return errors.New("openalex: client has no Doer")
 	}
@@ -180,24 +220,43 @@ func (c *Client) Search(ctx context.Context, q Query, onCount func(int), fn func
 		return err
 	}
 	log := c.logger()
-	seen := map[string]struct{}{"*": {}}
-	cursor, delivered := "*", 0
+	cursor := p.From
+	if cursor == "" {
+		cursor = "*"
+	}
+	seen := map[string]struct{}{cursor: {}}
+	delivered := 0
 	for page := 1; ; page++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		v.Set("cursor", cursor)
 		u := c.baseURL() + "/works?" + v.Encode()
-		p, err := getJSON[pageJSON](ctx, c, u)
+		pg, err := getJSON[pageJSON](ctx, c, u)
+		var se *StatusError
+		if err != nil && page == 1 && cursor != "*" && errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Status != http.StatusTooManyRequests {
+			log.Warn("OpenAlex rejected the saved discovery cursor; paging again from the start (saved works are skipped)",
+				"status", se.Status)
+			cursor, seen = "*", map[string]struct{}{"*": {}}
+			page = 0
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("openalex: page %d: %w", page, err)
 		}
-		log.Debug("openalex page", "page", page, "results", len(p.Results), "count", p.Meta.Count, "url", redact.Redact(u))
+		log.Debug("openalex page", "page", page, "results", len(pg.Results), "count", pg.Meta.Count, "url", redact.Redact(u))
 		if page == 1 && onCount != nil {
-			onCount(p.Meta.Count)
+			onCount(pg.Meta.Count)
 		}
-		for i := range p.Results {
-			w := p.Results[i].work()
+		next := pg.Meta.NextCursor
+		if len(pg.Results) == 0 {
+			next = ""
+		}
+		if p.OnPage != nil {
+			p.OnPage(cursor, page, next)
+		}
+		for i := range pg.Results {
+			w := pg.Results[i].work()
 			if w.ID == "" {
 				log.Warn("openalex record without id skipped", "page", page, "index", i)
 				continue
@@ -210,8 +269,7 @@ func (c *Client) Search(ctx context.Context, q Query, onCount func(int), fn func
 				return nil
 			}
 		}
-		next := p.Meta.NextCursor
-		if next == "" || len(p.Results) == 0 {
+		if next == "" {
 			return nil
 		}
 		if _, dup := seen[next]; dup {
@@ -289,10 +347,16 @@ func getJSON[T any](ctx context.Context, c *Client, u string) (*T, error) {
 }
 
 func (c *Client) getJSONOnce(ctx context.Context, u string, v any) error {
+	kind := callKind(u)
+	if err := c.Ledger.Reserve(kind); err != nil {
+		return err
+	}
 	resp, err := c.Doer.Get(ctx, policy.ManifestFetch, u, c.header())
 	if err != nil {
+		c.Ledger.Settle(kind, nil)
 		return fmt.Errorf("GET %s: %w", redact.Redact(u), redact.Error(err))
 	}
+	c.Ledger.Settle(kind, resp.Header)
 	defer CloseBody(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return NewStatusError(resp, u)
@@ -320,6 +384,19 @@ func DecodeJSON(r io.Reader, limit int64, v any) error {
 		return errors.New("unexpected data after the JSON value")
 	}
 	return nil
+}
+
+// callKind prices a request URL: /works?…search=… is a search, another /works?…
+// listing is a list call, a single record is free.
+func callKind(u string) CallKind {
+	p, err := url.Parse(u)
+	if err != nil || !strings.HasSuffix(strings.TrimRight(p.Path, "/"), "/works") {
+		return CallSingle
+	}
+	if p.Query().Get("search") != "" {
+		return CallSearch
+	}
+	return CallList
 }
 
 // EscapeDOIPath escapes a DOI for use in a URL path, keeping the slashes that

@@ -30,6 +30,9 @@ type Work struct {
 	Best      *Location // best_oa_location, nil when absent
 	Primary   *Location // primary_location, nil when absent
 	Locations []Location
+	// ContentPDFURL is content_urls.pdf: OpenAlex's own (paid) copy of the PDF, when
+	// the record was asked for it (Client.ExtraSelect "content_urls").
+	ContentPDFURL string
 }
 
 // rawLocation and rawWork mirror the JSON that OpenAlex returns. Nullable strings
@@ -65,6 +68,9 @@ type rawWork struct {
 	PrimaryLocation *rawLocation  `json:"primary_location"`
 	BestOALocation  *rawLocation  `json:"best_oa_location"`
 	Locations       []rawLocation `json:"locations"`
+	ContentURLs     *struct {
+		PDF string `json:"pdf"`
+	} `json:"content_urls"`
 }
 
 func (r *rawLocation) location() Location {
@@ -98,6 +104,9 @@ func (r *rawWork) work() Work {
 	}
 	if w.DOI == "" {
 		w.DOI = NormalizeDOI(r.IDs.DOI)
+	}
+	if r.ContentURLs != nil {
+		w.ContentPDFURL = strings.TrimSpace(r.ContentURLs.PDF)
 	}
 	if w.Title == "" {
 		w.Title = strings.TrimSpace(r.Title)

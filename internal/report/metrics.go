@@ -151,7 +151,8 @@ func (m *Metrics) summaryCollectors(s *download.Summary, success bool) []prometh
 	for op, st := range s.Operations {
 		retries.WithLabelValues(op).Add(float64(st.Retries))
 	}
-	return append(out, runDuration, works, requests, rps, retries)
+	out = append(out, runDuration, works, requests, rps, retries)
+	return append(out, openalexCollectors(s)...)
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
 )
 
@@ -93,7 +94,7 @@ func TestMetricsFileHoldsEverySeries(t *testing.T) {
 	slices.Sort(names)
 	want := []string{
 		"contentdl_http_requests_total", "contentdl_last_run_success", "contentdl_last_run_timestamp_seconds",
-		"contentdl_provider_effective_rps", "contentdl_request_duration_seconds", "contentdl_retries_total",
+		"contentdl_openalex_cost_usd", "contentdl_openalex_remaining_usd", "contentdl_provider_effective_rps", "contentdl_request_duration_seconds", "contentdl_retries_total",
 		"contentdl_run_duration_seconds", "contentdl_works_total",
 	}
 	if !slices.Equal(names, want) {
@@ -104,6 +105,7 @@ func TestMetricsFileHoldsEverySeries(t *testing.T) {
 		"contentdl_retries_total": dto.MetricType_COUNTER, "contentdl_request_duration_seconds": dto.MetricType_HISTOGRAM,
 		"contentdl_provider_effective_rps": dto.MetricType_GAUGE, "contentdl_run_duration_seconds": dto.MetricType_GAUGE,
 		"contentdl_last_run_timestamp_seconds": dto.MetricType_GAUGE, "contentdl_last_run_success": dto.MetricType_GAUGE,
+		"contentdl_openalex_cost_usd": dto.MetricType_GAUGE, "contentdl_openalex_remaining_usd": dto.MetricType_GAUGE,
 	} {
 		if got := mfs[name].GetType(); got != typ {
 			t.Errorf("%s is a %v, want a %v", name, got, typ)
@@ -312,3 +314,31 @@ func TestMetricsConcurrentObserveAndWrite(t *testing.T) {
 		t.Errorf("%d observations, want %d", total, 8*200)
 	}
 }
+
+// The OpenAlex ledger's figures reach the metrics file; an allowance never reported
+// is NaN, not a misleading 0.
+func TestMetricsCarryOpenAlexCost(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		remaining *float64
+	}{{"reported", ptr(4.25)}, {"never reported", nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fixtureSummary()
+			s.OpenAlex = &openalex.Usage{CostUSD: 0.0123, RemainingUSD: tc.remaining}
+			path := filepath.Join(t.TempDir(), "m.prom")
+			if err := NewMetrics().WriteFile(path, s, true); err != nil {
+				t.Fatal(err)
+			}
+			mfs := parseMetrics(t, path)
+			if got := value(mfs["contentdl_openalex_cost_usd"].GetMetric()[0]); got != 0.0123 {
+				t.Errorf("cost %v", got)
+			}
+			got := value(mfs["contentdl_openalex_remaining_usd"].GetMetric()[0])
+			if tc.remaining == nil && !math.IsNaN(got) || tc.remaining != nil && got != *tc.remaining {
+				t.Errorf("remaining %v, want %v", got, tc.remaining)
+			}
+		})
+	}
+}
+
+func ptr(f float64) *float64 { return &f }

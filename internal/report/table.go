@@ -34,6 +34,7 @@ var notMissReasons = map[string]bool{
 	"not_modified":        true, // --revalidate: 304
 	"unchanged":           true, // --revalidate: same bytes
 	"revalidated_changed": true, // --revalidate: new bytes saved
+	"upgraded":            true, // an XML/HTML work got its PDF
 }
 
 // dryRunReason matches the "N_candidates" reason of a --dry-run work.
@@ -91,6 +92,8 @@ func writeHeadline(b *strings.Builder, s *download.Summary) {
 	if s.DiscoveryError != "" {
 		fmt.Fprintf(b, "discovery error: %s\n", s.DiscoveryError)
 	}
+	b.WriteString(stopLine(s))
+	b.WriteString(openalexLine(s))
 }
 
 func writeClasses(tw *printer, s *download.Summary) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/fetch"
+	"github.com/docstokg/contentdl/internal/openalex"
 )
 
 func TestSummaryTableGolden(t *testing.T) {
@@ -137,6 +138,22 @@ func TestFormatters(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+// The table names the OpenAlex spending and a budget stop.
+func TestSummaryTableOpenAlexAndBudget(t *testing.T) {
+	s := fixtureSummary()
+	s.OpenAlex = &openalex.Usage{CostUSD: 0.0042, RemainingUSD: ptr(0.9958), MaxCostUSD: 0.005}
+	s.StopReason = download.ReasonBudgetExhausted
+	var b strings.Builder
+	if err := WriteSummaryTable(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"openalex: cost_usd 0.0042, remaining_usd 0.9958 (budget 0.0050)", "stopped: budget_exhausted"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
 	}
 }

@@ -58,6 +58,12 @@ type Candidate struct {
 	URL      string
 	Resolver string // the Name() of the resolver that found it
 	Hint     Kind
+	// FullText says the source itself labels the URL as the work's full text (a
+	// Crossref text/html link for text mining, a Europe PMC full-text endpoint), so
+	// an HTML answer from it is kept unless it is a bot check or a paywall.
+	FullText bool
+	// Paid says fetching the URL costs OpenAlex credits (openalex_content).
+	Paid bool
 }
 
 // Resolver finds candidates for a work.
@@ -91,6 +97,8 @@ type Options struct {
 	EuropePMCBase         string
 	SemanticScholarBase   string
 	SemanticScholarAPIKey string // sent as x-api-key when set
+	OpenAlexContentBase   string // openalex_content's root (DefaultOpenAlexContentBase when empty)
+	OpenAlexAPIKey        string // openalex_content sends it as api_key; required by it
 	UserAgent             string
 	Doer                  Doer
 	Logger                *slog.Logger
@@ -150,25 +158,46 @@ func New(name string, o Options) (Resolver, error) {
 		}
 		return arxiv{base: base}, nil
 	case NameEuropePMC:
-		base, err := baseURL(name, o.EuropePMCBase, DefaultEuropePMCBase)
-		if err != nil {
-			return nil, err
-		}
-		r := europePMC{renderBase: base, restBase: base + "/rest"}
-		if sameBase(base, DefaultEuropePMCBase) {
-			r.restBase = DefaultEuropePMCRestBase
-		}
-		return r, nil
+		return newEuropePMC(o.EuropePMCBase)
 	case NameSemanticScholar:
 		base, err := baseURL(name, o.SemanticScholarBase, DefaultSemanticScholarBase)
 		if err != nil {
 			return nil, err
 		}
-		return &semanticScholar{httpBase: h, base: base, apiKey: o.SemanticScholarAPIKey}, nil
+		ab, err := baseURL(NameArxiv, o.ArxivBase, DefaultArxivBase)
+		if err != nil {
+			return nil, err
+		}
+		ep, err := newEuropePMC(o.EuropePMCBase)
+		if err != nil {
+			return nil, err
+		}
+		return &semanticScholar{httpBase: h, base: base, apiKey: o.SemanticScholarAPIKey, arxiv: arxiv{base: ab}, epmc: ep}, nil
 	case NameLandingPage:
 		return &landingPage{httpBase: h}, nil
+	case NameOpenAlexContent:
+		base, err := baseURL(name, o.OpenAlexContentBase, DefaultOpenAlexContentBase)
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(o.OpenAlexAPIKey) == "" {
+			return nil, fmt.Errorf("resolver %s needs an OpenAlex API key (set DOCSTOKG_OPENALEX_API_KEY)", name)
+		}
+		return openalexContent{base: base, apiKey: strings.TrimSpace(o.OpenAlexAPIKey)}, nil
 	}
-	return nil, fmt.Errorf("unknown resolver %q (valid: %s)", name, strings.Join(Names(), ", "))
+	return nil, fmt.Errorf("unknown resolver %q (valid: %s)", name, strings.Join(append(Names(), NameOpenAlexContent), ", "))
+}
+
+func newEuropePMC(configured string) (europePMC, error) {
+	base, err := baseURL(NameEuropePMC, configured, DefaultEuropePMCBase)
+	if err != nil {
+		return europePMC{}, err
+	}
+	r := europePMC{renderBase: base, restBase: base + "/rest"}
+	if sameBase(base, DefaultEuropePMCBase) {
+		r.restBase = DefaultEuropePMCRestBase
+	}
+	return r, nil
 }
 
 // Chain builds the resolvers named in order (the default order when order is empty).
@@ -237,8 +266,25 @@ func (c *collector) add(rawURL string, hint Kind) {
 	if rawURL == "" {
 		return
 	}
-	cand := Candidate{URL: rawURL, Resolver: c.name, Hint: hint}
+	c.addCandidate(Candidate{URL: rawURL, Resolver: c.name, Hint: hint})
+}
+
+// addCandidate adds cand unless its canonical URL was added before; when the earlier
+// one was the http form and cand is the https form, the earlier one becomes https.
+func (c *collector) addCandidate(cand Candidate) {
+	cand.URL = strings.TrimSpace(cand.URL)
+	if cand.Resolver == "" {
+		cand.Resolver = c.name
+	}
 	if c.seen.Add(cand) {
 		c.out = append(c.out, cand)
+		return
+	}
+	for i := range c.out {
+		if preferHTTPS(c.out[i].URL, cand.URL) {
+			c.out[i].URL = cand.URL
+			c.out[i].FullText = c.out[i].FullText || cand.FullText
+			return
+		}
 	}
 }

@@ -341,12 +341,26 @@ func TestCrossref(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// similarity-checking links (the .PDF?download=1 one and the staging host) are
+	// skipped; text-mining and vor come first in each group; the unspecified Wiley-style
+	// /doi/pdf/ link is a PDF, offered over http and https, fetched as https; the
+	// text-mining text/html link comes last, labelled full text.
 	checkCandidates(t, got, "crossref", []string{
 		"https://publisher.example.com/content/pdf/10.5555/kg.2021.001.pdf",
-		"https://publisher.example.com/fulltext/kg.2021.001.PDF?download=1",
+		"https://onlinelibrary.example.com/doi/pdf/10.5555/kg.2021.001",
+		"https://publisher.example.com/content/pdf/am/kg.2021.001.pdf",
 		"https://publisher.example.com/content/xml/10.5555/kg.2021.001.xml",
 		"https://tdm.example.com/api/kg.2021.001",
-	}, []Kind{KindPDF, KindPDF, KindXML, KindXML})
+		"https://publisher.example.com/content/html/10.5555/kg.2021.001",
+	}, []Kind{KindPDF, KindPDF, KindPDF, KindXML, KindXML, KindHTML})
+	for i, c := range got {
+		if c.FullText != (c.Hint == KindHTML) {
+			t.Errorf("candidate %d %s: FullText %t", i, c.URL, c.FullText)
+		}
+		if strings.Contains(c.URL, "similarity") || strings.Contains(c.URL, "download=1") {
+			t.Errorf("similarity-checking link offered: %s", c.URL)
+		}
+	}
 	if q := s.requests()[0].URL.Query(); q.Get("mailto") != "me@example.org" || len(q) != 1 {
 		t.Fatalf("query = %v", q)
 	}
@@ -399,6 +413,10 @@ func TestSemanticScholar(t *testing.T) {
 			_, _ = w.Write(fixture(t, "semantic_scholar_paper.json"))
 		case "/graph/v1/paper/DOI:10.1016/j.closed.2020.01.001":
 			_, _ = w.Write(fixture(t, "semantic_scholar_no_pdf.json"))
+		case "/graph/v1/paper/DOI:10.65215/2q58a426":
+			_, _ = w.Write(fixture(t, "semantic_scholar_disclaimer_arxiv.json"))
+		case "/graph/v1/paper/DOI:10.1371/journal.pone.0000001":
+			_, _ = w.Write(fixture(t, "semantic_scholar_disclaimer_pmc.json"))
 		case "/graph/v1/paper/DOI:10.1/null-pdf":
 			_, _ = io.WriteString(w, `{"paperId":"x","externalIds":{},"openAccessPdf":null}`)
 		default:
@@ -411,7 +429,10 @@ func TestSemanticScholar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkCandidates(t, got, "semantic_scholar", []string{"https://peerj.com/articles/4375.pdf"}, []Kind{KindPDF})
+	// openAccessPdf.url first, then Europe PMC for externalIds.PubMedCentral.
+	checkCandidates(t, got, "semantic_scholar", []string{"https://peerj.com/articles/4375.pdf",
+		s.srv.URL + "/backend/ptpmcrender.fcgi?accid=PMC5815332&blobtype=pdf", s.srv.URL + "/rest/PMC5815332/fullTextXML"},
+		[]Kind{KindPDF, KindPDF, KindXML})
 	req := s.requests()[0]
 	if req.URL.RawQuery != "fields=openAccessPdf,externalIds" {
 		t.Fatalf("query = %q", req.URL.RawQuery)
@@ -419,6 +440,21 @@ func TestSemanticScholar(t *testing.T) {
 	if req.Header.Get("X-Api-Key") != "s2-key" {
 		t.Fatalf("x-api-key = %q", req.Header.Get("X-Api-Key"))
 	}
+	// An empty url with a disclaimer naming arXiv: the arXiv PDF, once (externalIds.ArXiv
+	// names the same one).
+	got, err = r.Resolve(context.Background(), &openalex.Work{ID: "W2", DOI: "10.65215/2q58a426"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCandidates(t, got, "semantic_scholar", []string{s.srv.URL + "/pdf/1706.03762"}, []Kind{KindPDF})
+	// A disclaimer naming PMC and a repository PDF: Europe PMC, then the repository.
+	got, err = r.Resolve(context.Background(), &openalex.Work{ID: "W3", DOI: "10.1371/journal.pone.0000001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCandidates(t, got, "semantic_scholar", []string{
+		s.srv.URL + "/backend/ptpmcrender.fcgi?accid=PMC1762313&blobtype=pdf", s.srv.URL + "/rest/PMC1762313/fullTextXML",
+		"https://repository.example.edu/bitstream/1234/paper.pdf"}, []Kind{KindPDF, KindXML, KindUnknown})
 	for _, doi := range []string{"10.1016/j.closed.2020.01.001", "10.1/null-pdf", "10.1/nope"} {
 		if got, err := r.Resolve(context.Background(), &openalex.Work{ID: "W", DOI: doi}); got != nil || err != nil {
 			t.Errorf("%s: %v, %v", doi, got, err)
@@ -596,9 +632,11 @@ func TestSeen(t *testing.T) {
 		{"HTTPS://EXAMPLE.ORG/a.pdf", false},
 		{"https://example.org/a.pdf#page=2", false},
 		{"https://example.org/A.pdf", true}, // paths are case-sensitive
-		{"http://example.org/a.pdf", true},  // a different scheme is a different URL
+		{"http://example.org/a.pdf", false}, // http and https name the same document
 		{"https://example.org/a.pdf?x=1", true},
-		{"https://example.org:443/a.pdf", true},
+		{"https://example.org:443/a.pdf", false}, // default port
+		{"http://example.org:80/a.pdf", false},
+		{"https://example.org:8443/a.pdf", true},
 		{"ftp://example.org/a.pdf", false},
 		{"javascript:alert(1)", false},
 		{"mailto:me@example.org", false},

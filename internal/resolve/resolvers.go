@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/docstokg/contentdl/internal/openalex"
@@ -126,18 +129,38 @@ type crossref struct {
 
 func (*crossref) Name() string { return NameCrossref }
 
+type crossrefLink struct {
+	URL                 string `json:"URL"`
+	ContentType         string `json:"content-type"`
+	ContentVersion      string `json:"content-version"`
+	IntendedApplication string `json:"intended-application"`
+}
+
 type crossrefRecord struct {
 	Message struct {
-		Link []struct {
-			URL         string `json:"URL"`
-			ContentType string `json:"content-type"`
-		} `json:"link"`
+		Link []crossrefLink `json:"link"`
 	} `json:"message"`
 }
 
-// Resolve yields message.link[] entries that are PDFs (content-type application/pdf,
-// or unspecified with a path ending in .pdf), then the XML ones (text/xml or
-// application/xml) as KindXML, each group in the record's order.
+// rank orders a link within its kind: text-mining and version-of-record links first.
+func (l crossrefLink) rank() int {
+	r := 0
+	if strings.EqualFold(strings.TrimSpace(l.IntendedApplication), "text-mining") {
+		r += 2
+	}
+	if strings.EqualFold(strings.TrimSpace(l.ContentVersion), "vor") {
+		r++
+	}
+	return r
+}
+
+// Resolve reads message.link[]. Links whose intended-application is
+// similarity-checking are skipped: they point at staging copies for plagiarism
+// checks. The rest yield, each group ordered text-mining first, then vor, then the
+// record's order: the PDFs (content-type application/pdf, or unspecified with a path
+// ending in .pdf or containing /pdf, as Wiley's /doi/pdf/… does), then the XML
+// (text/xml, application/xml), then text/html links meant for text mining, which are
+// labelled full text.
 func (c *crossref) Resolve(ctx context.Context, w *openalex.Work) ([]Candidate, error) {
 	if w.DOI == "" {
 		c.log.Debug("crossref skipped: work has no DOI", "work", w.ID)
@@ -155,24 +178,49 @@ func (c *crossref) Resolve(ctx context.Context, w *openalex.Work) ([]Candidate, 
 	if !found {
 		return nil, nil
 	}
-	pdfs := collector{name: NameCrossref}
-	var xmls []string
-	for _, l := range rec.Message.Link {
+	return crossrefCandidates(rec.Message.Link), nil
+}
+
+func crossrefCandidates(links []crossrefLink) []Candidate {
+	var pdfs, xmls, htmls []crossrefLink
+	for _, l := range links {
+		if strings.EqualFold(strings.TrimSpace(l.IntendedApplication), "similarity-checking") {
+			continue
+		}
 		switch mediaType(l.ContentType) {
 		case "application/pdf":
-			pdfs.add(l.URL, KindPDF)
+			pdfs = append(pdfs, l)
 		case "unspecified", "":
-			if hasPDFPath(l.URL) {
-				pdfs.add(l.URL, KindPDF)
+			if hasPDFPath(l.URL) || hasPDFSegment(l.URL) {
+				pdfs = append(pdfs, l)
 			}
 		case "text/xml", "application/xml":
-			xmls = append(xmls, l.URL)
+			xmls = append(xmls, l)
+		case "text/html":
+			if l.rank() >= 2 {
+				htmls = append(htmls, l)
+			}
 		}
 	}
-	for _, x := range xmls {
-		pdfs.add(x, KindXML)
+	c := collector{name: NameCrossref}
+	for _, g := range []struct {
+		links    []crossrefLink
+		kind     Kind
+		fullText bool
+	}{{pdfs, KindPDF, false}, {xmls, KindXML, false}, {htmls, KindHTML, true}} {
+		sort.SliceStable(g.links, func(i, j int) bool { return g.links[i].rank() > g.links[j].rank() })
+		for _, l := range g.links {
+			c.addCandidate(Candidate{URL: l.URL, Hint: g.kind, FullText: g.fullText})
+		}
 	}
-	return pdfs.out, nil
+	return c.out
+}
+
+// hasPDFSegment reports whether the URL's path contains "/pdf" as the start of a
+// segment (/pdf/, /doi/pdf/…, /pdfdirect/…).
+func hasPDFSegment(raw string) bool {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	return err == nil && strings.Contains(strings.ToLower(u.Path), "/pdf")
 }
 
 // mediaType returns the lower-case media type without parameters.
@@ -201,7 +249,11 @@ func (a arxiv) Resolve(_ context.Context, w *openalex.Work) ([]Candidate, error)
 	if id == "" {
 		return nil, nil
 	}
-	return []Candidate{{URL: a.base + "/pdf/" + id, Resolver: NameArxiv, Hint: KindPDF}}, nil
+	return []Candidate{a.candidate(id, NameArxiv)}, nil
+}
+
+func (a arxiv) candidate(id, resolver string) Candidate {
+	return Candidate{URL: a.base + "/pdf/" + id, Resolver: resolver, Hint: KindPDF}
 }
 
 // europePMC builds Europe PMC render and full-text XML URLs from the PMCID.
@@ -210,34 +262,54 @@ type europePMC struct{ renderBase, restBase string }
 func (europePMC) Name() string { return NameEuropePMC }
 
 // Resolve yields the rendered PDF, then the JATS full-text XML, for a work with a
-// PMCID. It makes no request; the downloader finds out whether they exist.
+// PMCID: ids.pmcid, or one named by a location URL (PMCIDOf). It makes no request;
+// the downloader finds out whether they exist.
 func (e europePMC) Resolve(_ context.Context, w *openalex.Work) ([]Candidate, error) {
-	pmcid := openalex.NormalizePMCID(w.PMCID)
+	pmcid := PMCIDOf(w)
 	if pmcid == "" {
 		return nil, nil
 	}
-	return []Candidate{
-		{URL: e.renderBase + "/backend/ptpmcrender.fcgi?accid=" + pmcid + "&blobtype=pdf", Resolver: NameEuropePMC, Hint: KindPDF},
-		{URL: e.restBase + "/" + pmcid + "/fullTextXML", Resolver: NameEuropePMC, Hint: KindXML},
-	}, nil
+	return e.candidates(pmcid, NameEuropePMC), nil
 }
 
-// semanticScholar asks the Graph API for the paper's open-access PDF.
+// candidates are the full-text endpoints of one PMCID. Both are labelled full text:
+// Europe PMC serves only the article itself there.
+func (e europePMC) candidates(pmcid, resolver string) []Candidate {
+	return []Candidate{
+		{URL: e.renderBase + "/backend/ptpmcrender.fcgi?accid=" + pmcid + "&blobtype=pdf", Resolver: resolver, Hint: KindPDF, FullText: true},
+		{URL: e.restBase + "/" + pmcid + "/fullTextXML", Resolver: resolver, Hint: KindXML, FullText: true},
+	}
+}
+
+// semanticScholar asks the Graph API for the paper's open-access PDF and the ids
+// that lead to arXiv and Europe PMC.
 type semanticScholar struct {
 	*httpBase
 	base   string
 	apiKey string
+	arxiv  arxiv
+	epmc   europePMC
 }
 
 func (*semanticScholar) Name() string { return NameSemanticScholar }
 
 type s2Paper struct {
 	OpenAccessPDF *struct {
-		URL string `json:"url"`
+		URL        string `json:"url"`
+		Disclaimer string `json:"disclaimer"`
 	} `json:"openAccessPdf"`
+	ExternalIDs struct {
+		ArXiv         string `json:"ArXiv"`
+		PubMedCentral any    `json:"PubMedCentral"` // a string, though a number would not surprise
+	} `json:"externalIds"`
 }
 
-// Resolve yields openAccessPdf.url for the work's DOI, sending x-api-key when set.
+// Resolve asks for the work's DOI (sending x-api-key when set) and yields, in order:
+// openAccessPdf.url; when that is empty, the URLs its disclaimer names (an arXiv
+// abs/pdf URL becomes the arXiv PDF, a PMC URL the Europe PMC endpoints, the DOI
+// resolver and the Unpaywall API are skipped, any other URL is a candidate whose
+// bytes decide); then the arXiv PDF of externalIds.ArXiv and the Europe PMC PDF and
+// XML of externalIds.PubMedCentral.
 func (s *semanticScholar) Resolve(ctx context.Context, w *openalex.Work) ([]Candidate, error) {
 	if w.DOI == "" {
 		s.log.Debug("semantic_scholar skipped: work has no DOI", "work", w.ID)
@@ -253,10 +325,66 @@ func (s *semanticScholar) Resolve(ctx context.Context, w *openalex.Work) ([]Cand
 	if err != nil {
 		return nil, fmt.Errorf("semantic_scholar %s: %w", w.DOI, err)
 	}
-	if !found || p.OpenAccessPDF == nil {
+	if !found {
 		return nil, nil
 	}
+	return s.candidates(&p), nil
+}
+
+func (s *semanticScholar) candidates(p *s2Paper) []Candidate {
 	c := collector{name: NameSemanticScholar}
-	c.add(p.OpenAccessPDF.URL, KindPDF)
-	return c.out, nil
+	if oa := p.OpenAccessPDF; oa != nil {
+		if strings.TrimSpace(oa.URL) != "" {
+			c.add(oa.URL, KindPDF)
+		} else {
+			for _, u := range URLsInText(oa.Disclaimer) {
+				s.addNamed(&c, u)
+			}
+		}
+	}
+	if id := strings.TrimSpace(p.ExternalIDs.ArXiv); id != "" {
+		c.addCandidate(s.arxiv.candidate(id, NameSemanticScholar))
+	}
+	if pmcid := openalex.NormalizePMCID(jsonID(p.ExternalIDs.PubMedCentral)); pmcid != "" {
+		for _, cand := range s.epmc.candidates(pmcid, NameSemanticScholar) {
+			c.addCandidate(cand)
+		}
+	}
+	return c.out
+}
+
+// jsonID renders an id that JSON gave as a string or a number ("5815332" either way).
+func jsonID(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		if x >= 0 && x == math.Trunc(x) && x < 1e15 {
+			return strconv.FormatFloat(x, 'f', -1, 64)
+		}
+	}
+	return ""
+}
+
+// addNamed adds a URL named in a disclaimer.
+func (s *semanticScholar) addNamed(c *collector, u string) {
+	if id := ArxivIDFromURL(u); id != "" {
+		c.addCandidate(s.arxiv.candidate(id, NameSemanticScholar))
+		return
+	}
+	if pmcid := PMCIDFromURL(u); pmcid != "" {
+		for _, cand := range s.epmc.candidates(pmcid, NameSemanticScholar) {
+			c.addCandidate(cand)
+		}
+		return
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		return
+	}
+	switch host := strings.ToLower(pu.Hostname()); {
+	case host == "doi.org" || host == "dx.doi.org" || host == "api.unpaywall.org" || strings.Contains(u, "<"):
+		return // the DOI itself (a landing page) or an API that needs our e-mail
+	}
+	c.add(u, KindUnknown)
 }

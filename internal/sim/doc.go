@@ -68,6 +68,10 @@
 //	  malformed_times: 1         # … once (-1: always)
 //	  repeat_cursor_page: 3      # page 3 hands back its own cursor
 //	  throttle_every: 50         # every 50th listing gets 429
+//	  cost:                      # OpenAlex only, off by default: 2026 metering
+//	    list_usd: 0.0001         # per filter/list page
+//	    search_usd: 0.001        # per search= page
+//	    allowance_usd: 1         # daily; spent → 429 until midnight UTC
 //	hosts:
 //	  - name: flaky
 //	    weight: 1                # share of the works placed on this host

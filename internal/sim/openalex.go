@@ -266,6 +266,11 @@ func (s *Sim) listWorks(rec *recorder, r *http.Request, now time.Time) {
 		writeJSONError(rec, http.StatusTooManyRequests, "Too Many Requests", "Rate limit exceeded; slow down.")
 		return
 	}
+	if !s.cost.charge(spec.Cost, strings.TrimSpace(q.Get("search")) != "", rec.Header(), now) {
+		rec.fault = string(FaultTooMany)
+		writeJSONError(rec, http.StatusTooManyRequests, "Too Many Requests", "Daily budget exhausted; it resets at midnight UTC.")
+		return
+	}
 
 	perPage := defaultPerPage
 	pp := q.Get("per_page")

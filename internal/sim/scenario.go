@@ -157,6 +157,8 @@ type OpenAlexSpec struct {
 	// ThrottleEvery answers every Nth /works listing request with 429 and a
 	// Retry-After (in the host's style, seconds if the style is none).
 	ThrottleEvery int `yaml:"throttle_every"`
+	// Cost meters listings in USD and sends OpenAlex's cost headers (cost.go).
+	Cost CostSpec `yaml:"cost"`
 }
 
 // HostSpec configures one publisher host.
@@ -483,6 +485,9 @@ func (sc Scenario) Validate() error {
 	}
 	if err := sc.OpenAlex.validate("openalex"); err != nil {
 		return err
+	}
+	if c := sc.OpenAlex.Cost; c.ListUSD < 0 || c.SearchUSD < 0 || c.AllowanceUSD < 0 {
+		return errors.New("openalex: cost list_usd, search_usd and allowance_usd must be >= 0")
 	}
 	if sc.OpenAlex.MalformedPage < 0 || sc.OpenAlex.RepeatCursorPage < 0 || sc.OpenAlex.ThrottleEvery < 0 {
 		return errors.New("openalex: malformed_page, repeat_cursor_page and throttle_every must be >= 0")

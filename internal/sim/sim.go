@@ -52,6 +52,7 @@ type Sim struct {
 	bufs   sync.Pool
 	bombMu sync.Mutex
 	bombs  map[int64][]byte
+	cost   meter // OpenAlex spending (cost.go)
 
 	mu      sync.Mutex // guards closing and the Add side of wg
 	closing bool
