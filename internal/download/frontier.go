@@ -46,12 +46,23 @@ func (s *slots) take() bool {
 	return true
 }
 
-// untake returns a worker that take claimed but did not use; nobody is woken, since
-// nothing changed.
+// untake returns a worker that take claimed but did not use. Only a parked request
+// that began to wait for a worker in between needs waking: the frontier itself knows.
 func (s *slots) untake() {
 	s.mu.Lock()
 	s.free++
+	if s.waiting > 0 {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
 	s.mu.Unlock()
+}
+
+// free1 reports whether take would succeed now.
+func (s *slots) free1() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.free > 0 && s.waiting == 0
 }
 
 // give returns a worker.
@@ -344,7 +355,10 @@ func (f *frontier) start(ws *workState, p *fetch.Permit) {
 // host changed, a new work arrived, the earliest host to ask again is due, or ctx ended.
 func (f *frontier) wait(hostsChanged, slotsChanged <-chan struct{}) {
 	var due time.Time
-	for _, q := range f.queues {
+	// With every worker busy, a host coming due could not be served anyway: the next
+	// worker given back (slotsChanged) wakes the loop instead of a timer that would
+	// spin.
+	for _, q := range f.whenFree() {
 		if !q.untilChange && !q.notBefore.IsZero() && (due.IsZero() || q.notBefore.Before(due)) {
 			due = q.notBefore
 		}
@@ -388,6 +402,15 @@ func (f *frontier) wait(hostsChanged, slotsChanged <-chan struct{}) {
 	case <-timer:
 	case <-f.ctx.Done():
 	}
+}
+
+// whenFree returns the host queues to time the next wake-up by: all of them while a
+// worker is free, none while every worker is busy.
+func (f *frontier) whenFree() map[string]*hostQueue {
+	if !f.slots.free1() {
+		return nil
+	}
+	return f.queues
 }
 
 func (f *frontier) clearChangeMarks() {

@@ -257,3 +257,32 @@ func TestSlotsParkedRequestsComeBackFirst(t *testing.T) {
 		t.Fatalf("free = %d after a forced unpark, want -1 (one over, given back when the step ends)", s.free)
 	}
 }
+
+// A worker the frontier took and gave back unused (untake) must wake a request that
+// began waiting for one in between (found as a hang in the contextual e2e test).
+func TestSlotsUntakeWakesWaiter(t *testing.T) {
+	s := newSlots(1)
+	if !s.take() {
+		t.Fatal("no worker at start")
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = s.Unpark(context.Background())
+		close(done)
+	}()
+	for {
+		s.mu.Lock()
+		w := s.waiting
+		s.mu.Unlock()
+		if w == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.untake()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting request was not woken when the worker came back")
+	}
+}
