@@ -172,19 +172,14 @@ politely: per-host rate limits, cooldowns on Retry-After, resume by default.`,
 		NewCmdVersion(st),
 		NewCmdProviderLearningStatus(st, gf, nil),
 	)
+	// The completion command is normally added when Execute runs; adding it now lets
+	// guardArgs cover it and its shells too.
+	root.InitDefaultCompletionCmd()
 	showZeroDefaults(root)
-	// Unknown commands are usage errors with a suggestion.
-	root.Args = func(c *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
-			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
-				msg += fmt.Sprintf("; did you mean %q?", s[0])
-			}
-			return usagef("%s", msg)
-		}
-		return nil
-	}
+	// Unknown commands and stray positional arguments are usage errors (exit 2).
+	root.Args = unknownSubcommand
 	root.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
+	guardArgs(root)
 	return root
 }
 
@@ -202,7 +197,7 @@ func NewCmdVersion(st *State) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			_, err := fmt.Fprintln(st.Stdout, "contentdl "+Version())
 			return err
@@ -212,11 +207,11 @@ func NewCmdVersion(st *State) *cobra.Command {
 
 // NewCmdConfig groups config subcommands.
 func NewCmdConfig(st *State, gf *globalFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Inspect the effective configuration", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "config", Short: "Inspect the effective configuration", Args: unknownSubcommand}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "print",
 		Short: "Print the effective config as YAML, secrets masked",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			cfg, err := loadConfig(st, gf, c)
 			if err != nil {

@@ -61,7 +61,7 @@ A second run resumes: saved works are skipped, deferred and missed works are ret
 
   # A list of DOIs from a file, both feature gates on, JSON summary on stdout
   contentdl run --input dois.txt --enable-contextual-retry --enable-provider-learning --json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := opts.validate(); err != nil {
 				return err
