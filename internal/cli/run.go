@@ -388,9 +388,9 @@ func startSaver(ctx context.Context, t *learning.Tracker, every time.Duration, l
 
 func printSummary(w, stderr io.Writer, s *download.Summary, o *RunOptions) error {
 	if o.JSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		// One compact line, so `--json >> runs.jsonl` builds a JSON Lines file
+		// (manifest.summary.json keeps the indented form).
+		return json.NewEncoder(w).Encode(s)
 	}
 	if o.Quiet {
 		return nil
@@ -404,7 +404,11 @@ func printSummary(w, stderr io.Writer, s *download.Summary, o *RunOptions) error
 			parts = append(parts, fmt.Sprintf("%s=%d", k, n))
 		}
 	}
-	_, err := fmt.Fprintf(w, "run %s: %d works (%s) in %.1fs, retry_policy=%s provider_learning=%t\n",
-		s.RunID, s.Works, strings.Join(parts, " "), s.DurationSeconds, s.RetryPolicy, s.ProviderLearning)
+	counts := ""
+	if len(parts) > 0 {
+		counts = " (" + strings.Join(parts, " ") + ")"
+	}
+	_, err := fmt.Fprintf(w, "run %s: %d works%s in %.1fs, retry_policy=%s provider_learning=%t\n",
+		s.RunID, s.Works, counts, s.DurationSeconds, s.RetryPolicy, s.ProviderLearning)
 	return err
 }
