@@ -263,16 +263,18 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 
 	ua := userAgent(cfg.Mailto)
 	fc := fetch.New(fetch.Options{
-		Policy:     pol,
-		MaxWait:    cfg.Retry.MaxWait,
-		Clock:      clk,
-		Logger:     log,
-		UserAgent:  ua,
-		Timeout:    cfg.Download.Timeout,
-		LimitFor:   func(h string) fetch.HostLimit { return toHostLimit(cfg.HostLimitFor(h)) },
-		ProviderOf: providerMap(cfg),
-		Learner:    learner,
-		Observe:    observe,
+		Policy:         pol,
+		MaxWait:        cfg.Retry.MaxWait,
+		Clock:          clk,
+		Logger:         log,
+		UserAgent:      ua,
+		Timeout:        cfg.Download.Timeout,
+		MinSpeed:       cfg.Download.MinSpeed,
+		MinSpeedWindow: cfg.Download.MinSpeedWindow,
+		LimitFor:       func(h string) fetch.HostLimit { return toHostLimit(cfg.HostLimitFor(h)) },
+		ProviderOf:     providerMap(cfg),
+		Learner:        learner,
+		Observe:        observe,
 	})
 	defer fc.CloseIdleConnections()
 	if prog != nil {

@@ -52,6 +52,10 @@ type Options struct {
 	Rand         func() float64    // jitter source in [0,1); nil = math/rand/v2
 	Transport    http.RoundTripper // base transport; nil = a tuned http.Transport
 	MaxRedirects int               // default 10
+	// MinSpeed (bytes/s) over MinSpeedWindow: a body slower than that is aborted as
+	// too_slow (see speed.go). Zero turns the check off.
+	MinSpeed       int64
+	MinSpeedWindow time.Duration
 	// Observe, when set, is told of every attempt (each redirect hop too): the host,
 	// the status (0 for a transport error), the error kind and the time to headers.
 	Observe func(host string, status int, errKind policy.ErrKind, d time.Duration)
@@ -531,7 +535,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		stall := st.stall // this attempt's; a later attempt installs its own
 		b.timer = time.AfterFunc(c.o.Timeout, func() { b.stalled.Store(true); stall() })
 	}
-	resp.Body = b
+	resp.Body = c.limitSpeed(b)
 	return resp, nil
 }
 

@@ -13,7 +13,7 @@
 //	fatal        canceled; tls; bad_scheme; 501; 4xx except      → Fail, at once, on every
 //	             408/429; 1xx; a status outside 100..599           operation and policy
 //	timeout      ErrTimeout                                       retryable
-//	connection   ErrConnRefused, ErrReset, ErrOther               retryable
+//	connection   ErrConnRefused, ErrReset, ErrTooSlow, ErrOther   retryable
 //	rate limited 429                                              retryable
 //	unavailable  503                                              retryable
 //	server       408, 500, 502, 504                               retryable

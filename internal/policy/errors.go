@@ -27,11 +27,12 @@ const (
 	ErrCanceled                   // the caller cancelled the context; never retried
 	ErrBadScheme                  // the URL scheme is not http or https; not retryable
 	ErrOther                      // anything else; treated like a connection error
+	ErrTooSlow                    // the body arrived slower than the minimum speed; retryable
 	numErrKinds
 )
 
 var errKindNames = [numErrKinds]string{
-	"none", "timeout", "connect_refused", "reset", "tls", "canceled", "bad_scheme", "other",
+	"none", "timeout", "connect_refused", "reset", "tls", "canceled", "bad_scheme", "other", "too_slow",
 }
 
 // String returns the snake_case name used in logs, reasons and the manifest.
@@ -46,12 +47,18 @@ func (k ErrKind) String() string {
 // URL before sending it should wrap this error so that ClassifyError returns ErrBadScheme.
 var ErrUnsupportedScheme = errors.New("unsupported protocol scheme")
 
+// ErrBodyTooSlow reports a response body that arrived slower than the configured
+// minimum speed (download.min_speed over download.min_speed_window). Code that aborts
+// such a body wraps it so that ClassifyError returns ErrTooSlow.
+var ErrBodyTooSlow = errors.New("body slower than the minimum speed")
+
 // ClassifyError maps an error from http.Client.Do or from reading a response body to an
 // ErrKind. It inspects the whole wrap chain with errors.Is and errors.As, so callers may
 // wrap errors freely. The checks run in this order, the first match winning:
 //
 //   - nil → ErrNone
 //   - context.Canceled → ErrCanceled
+//   - ErrBodyTooSlow → ErrTooSlow
 //   - context.DeadlineExceeded, os.ErrDeadlineExceeded, or any error in the chain whose
 //     Timeout() method reports true (net.Error, the client's Timeout, the TLS handshake
 //     timeout, ETIMEDOUT) → ErrTimeout
@@ -69,6 +76,8 @@ func ClassifyError(err error) ErrKind {
 		return ErrNone
 	case errors.Is(err, context.Canceled):
 		return ErrCanceled
+	case errors.Is(err, ErrBodyTooSlow):
+		return ErrTooSlow
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		anyInChain(err, isTimeoutError):
 		return ErrTimeout
