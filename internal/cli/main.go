@@ -88,9 +88,25 @@ func MainContext(ctx context.Context, args []string, st *State) int {
 	code := exitCode(ctx, err)
 	var ee *exitError
 	if err != nil && code != ExitInterrupted && !errors.Is(err, errSilent) && !errors.As(err, &ee) {
-		fmt.Fprintln(st.Stderr, "contentdl: "+oneLine(err.Error()))
+		fmt.Fprint(st.Stderr, errorLines(err))
 	}
 	return code
+}
+
+// maxErrorLine bounds the final error line; longer messages are cut, and a second
+// line says where the whole of it is.
+const maxErrorLine = 200
+
+// errorLines is the end-of-run error as at most two lines of at most 200 characters.
+// run logs the full error (every URL and the whole cause chain) at --log-level debug.
+func errorLines(err error) string {
+	line := "contentdl: " + oneLine(err.Error())
+	r := []rune(line)
+	if len(r) <= maxErrorLine {
+		return line + "\n"
+	}
+	return string(r[:maxErrorLine-1]) + "…\n" +
+		"contentdl: (message shortened; --log-level debug logs it in full)\n"
 }
 
 // exitError carries an exit code chosen by a command, e.g. 3 for an incomplete run.

@@ -22,6 +22,7 @@ import (
 	"github.com/docstokg/contentdl/internal/learning"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/redact"
 	"github.com/docstokg/contentdl/internal/report"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
@@ -322,6 +323,14 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		}()
 	}
 	sum, runErr := runner.Run(ctx)
+	if runErr != nil {
+		// The final error line is short; the whole of it is here.
+		log.Debug("run error in full", "err", redact.Text(runErr.Error()))
+		var fe *fetch.Error
+		if errors.As(runErr, &fe) {
+			log.Debug("failed request in full", "detail", fe.Detail())
+		}
+	}
 	stopSaver()
 	if prog != nil {
 		prog.Close() // erase the bar before the summary is printed

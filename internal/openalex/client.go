@@ -291,7 +291,9 @@ func getJSON[T any](ctx context.Context, c *Client, u string) (*T, error) {
 func (c *Client) getJSONOnce(ctx context.Context, u string, v any) error {
 	resp, err := c.Doer.Get(ctx, policy.ManifestFetch, u, c.header())
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", redact.Redact(u), redact.Error(err))
+		// The Doer's error names the request (fetch.Error: op, host, cause, short URL),
+		// so the URL is not repeated here.
+		return redact.Error(err)
 	}
 	defer CloseBody(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
