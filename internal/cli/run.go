@@ -241,10 +241,15 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 
 	var tracker *learning.Tracker
 	var learner fetch.Learner
+	var openErr error
 	if cfg.EnableProviderLearning {
 		tracker = learning.NewTracker(learningConfig(cfg), clk, log)
-		if err := tracker.Open(cfg.ProviderLearningPath); err != nil {
-			log.Warn("provider learning state not loaded; starting fresh", "path", cfg.ProviderLearningPath, "err", err)
+		if openErr = tracker.Open(cfg.ProviderLearningPath); openErr != nil {
+			// The one warning about an unusable learning file: later failed saves of the
+			// same path are logged at debug level only.
+			log.Warn("provider learning file cannot be read; learning starts empty and stays in memory, and is saved there if the path becomes usable",
+				"path", cfg.ProviderLearningPath, "err", openErr,
+				"fix", learningFix(cfg.ProviderLearningPath))
 		}
 		learner = tracker
 	}
@@ -337,7 +342,12 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	}
 	if tracker != nil {
 		if err := tracker.Save(); err != nil {
-			log.Warn("provider learning state not saved; what was learned stays in memory only", "path", cfg.ProviderLearningPath, "err", err)
+			lvl := slog.LevelWarn
+			if openErr != nil {
+				lvl = slog.LevelDebug // warned about this path at the start already
+			}
+			log.Log(ctx, lvl, "provider learning state not saved; what was learned stays in memory only",
+				"path", cfg.ProviderLearningPath, "err", err, "fix", learningFix(cfg.ProviderLearningPath))
 		} else {
 			log.Info("provider learning state saved", "path", cfg.ProviderLearningPath)
 		}
@@ -364,6 +374,12 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		return &exitError{code: ExitIncomplete}
 	}
 	return nil
+}
+
+// learningFix tells the user how to make the learning file usable again.
+func learningFix(path string) string {
+	return fmt.Sprintf("make %s a file you can read and write (chmod u+rw, or remove what is in the way), "+
+		"or set --provider-learning-path / provider_learning_path to another file", path)
 }
 
 func toHostLimit(h config.HostLimit) fetch.HostLimit {
