@@ -31,7 +31,7 @@ const (
 	// MiB), to defend against hostile or broken servers.
 	MaxResponseBytes = 32 << 20
 	// SelectFields is the select= list: the top-level fields Work is built from.
-	SelectFields = "id,doi,display_name,title,publication_year,type,ids,open_access,primary_location,best_oa_location,locations"
+	SelectFields = "id,doi,display_name,title,publication_year,type,ids,open_access,primary_location,best_oa_location,locations,authorships"
 )
 
 // ErrNotFound is returned (wrapped) by Lookup when OpenAlex has no such work.
