@@ -187,6 +187,7 @@ politely: per-host rate limits, cooldowns on Retry-After, resume by default.`,
 		NewCmdConfig(st, gf),
 		NewCmdVersion(st),
 		NewCmdProviderLearningStatus(st, gf, nil),
+		NewCmdExport(st, gf, nil),
 	)
 	// The completion command is normally added when Execute runs; adding it now lets
 	// guardArgs cover it and its shells too.
