@@ -99,4 +99,3 @@ func exportRun(st *State, o *ExportOptions) error {
 	}
 	return nil
 }
-

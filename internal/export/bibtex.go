@@ -1,7 +1,7 @@
 package export
 
 import (
-	"bufio"
+	"bytes"
 	"io"
 	"strconv"
 	"strings"
@@ -108,7 +108,7 @@ func bibAuthor(name string) string {
 // writeBibTeX writes one @misc entry per work, keyed by its W-id (stable across runs),
 // with a file field pointing at the saved file.
 func writeBibTeX(w io.Writer, works []Work) error {
-	bw := bufio.NewWriter(w)
+	var bw bytes.Buffer // entries are built here (writes cannot fail) and written out once
 	for i, x := range works {
 		if i > 0 {
 			bw.WriteByte('\n')
@@ -138,7 +138,8 @@ func writeBibTeX(w io.Writer, works []Work) error {
 		field("note", TeX(note(&x)))
 		bw.WriteString("}\n")
 	}
-	return bw.Flush()
+	_, err := w.Write(bw.Bytes())
+	return err
 }
 
 // bibKey is the entry key: the W-id, with anything but letters, digits, '-', '_' and

@@ -1,7 +1,7 @@
 package export
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -88,8 +88,8 @@ type jsonWork struct {
 }
 
 func writeJSONL(w io.Writer, works []Work) error {
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
+	var bw bytes.Buffer // entries are built here (writes cannot fail) and written out once
+	enc := json.NewEncoder(&bw)
 	enc.SetEscapeHTML(false)
 	for _, x := range works {
 		j := jsonWork{WorkID: x.WorkID, DOI: x.DOI, Title: x.Title, Authors: x.Authors, Year: x.PublicationYear,
@@ -101,7 +101,8 @@ func writeJSONL(w io.Writer, works []Work) error {
 			return err
 		}
 	}
-	return bw.Flush()
+	_, err := w.Write(bw.Bytes())
+	return err
 }
 
 // inputID is what `contentdl run --input` takes for a work: its DOI, or its W-id when
@@ -114,7 +115,7 @@ func inputID(x *Work) string {
 }
 
 func writeIDs(w io.Writer, works []Work) error {
-	bw := bufio.NewWriter(w)
+	var bw bytes.Buffer // entries are built here (writes cannot fail) and written out once
 	for i := range works {
 		id := inputID(&works[i])
 		if id == "" || strings.ContainsFunc(id, unicode.IsSpace) {
@@ -123,7 +124,8 @@ func writeIDs(w io.Writer, works []Work) error {
 		bw.WriteString(id)
 		bw.WriteByte('\n')
 	}
-	return bw.Flush()
+	_, err := w.Write(bw.Bytes())
+	return err
 }
 
 // risAuthor turns "Given Family" into RIS's "Family, Given"; a name with a comma
@@ -140,7 +142,7 @@ func risAuthor(name string) string {
 }
 
 func writeRIS(w io.Writer, works []Work) error {
-	bw := bufio.NewWriter(w)
+	var bw bytes.Buffer // entries are built here (writes cannot fail) and written out once
 	tag := func(t, v string) {
 		if v = cleanText(v); v != "" {
 			bw.WriteString(t + "  - " + v + "\n")
@@ -165,7 +167,8 @@ func writeRIS(w io.Writer, works []Work) error {
 		tag("N1", note(&x))
 		bw.WriteString("ER  - \n")
 	}
-	return bw.Flush()
+	_, err := w.Write(bw.Bytes())
+	return err
 }
 
 // note says what contentdl made of the work, e.g. "contentdl: miss (no_oa_candidates)".

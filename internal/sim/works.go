@@ -106,10 +106,10 @@ func authorships(n int) []map[string]any {
 	for i := range k {
 		name := authorGiven[(n+i)%len(authorGiven)] + " " + authorFamily[(n/3+2*i)%len(authorFamily)]
 		pos := "middle"
-		switch {
-		case i == 0:
+		switch i {
+		case 0:
 			pos = "first"
-		case i == k-1:
+		case k - 1:
 			pos = "last"
 		}
 		out[i] = map[string]any{"author_position": pos, "raw_author_name": name,
