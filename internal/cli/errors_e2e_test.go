@@ -88,12 +88,21 @@ func TestErrorLinesShortensLongMessages(t *testing.T) {
 	if short != "contentdl: bad flag\n" {
 		t.Errorf("short message changed: %q", short)
 	}
+	// A message of up to two lines is kept whole, split between words.
+	two := strings.Repeat("word ", 60) + "END"
+	got := errorLines(usagef("%s", two))
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[1], "END") ||
+		strings.Join([]string{strings.TrimPrefix(lines[0], "contentdl: "), strings.TrimPrefix(lines[1], "contentdl: ")}, " ") != two {
+		t.Errorf("two-line message: %q", got)
+	}
+	// A longer one is cut on the second line, pointing at --log-level debug.
 	long := errorLines(usagef("%s", strings.Repeat("é", 500)))
-	lines := strings.Split(strings.TrimSuffix(long, "\n"), "\n")
+	lines = strings.Split(strings.TrimSuffix(long, "\n"), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[1], "--log-level debug") {
 		t.Fatalf("long message: %q", long)
 	}
-	for _, l := range lines {
+	for _, l := range append(lines, strings.Split(got, "\n")...) {
 		if utf8.RuneCountInString(l) > 200 || !utf8.ValidString(l) {
 			t.Errorf("line of %d runes: %q", utf8.RuneCountInString(l), l)
 		}

@@ -93,20 +93,33 @@ func MainContext(ctx context.Context, args []string, st *State) int {
 	return code
 }
 
-// maxErrorLine bounds the final error line; longer messages are cut, and a second
-// line says where the whole of it is.
+// maxErrorLine bounds each line of the final error.
 const maxErrorLine = 200
 
-// errorLines is the end-of-run error as at most two lines of at most 200 characters.
-// run logs the full error (every URL and the whole cause chain) at --log-level debug.
+// errorLines is the end-of-run error as at most two lines of at most 200 characters:
+// a longer message continues on a second line (split between words), and one too long
+// for both is cut there with a pointer to --log-level debug, where run logs the whole
+// error and every URL in full.
 func errorLines(err error) string {
-	line := "contentdl: " + oneLine(err.Error())
-	r := []rune(line)
-	if len(r) <= maxErrorLine {
-		return line + "\n"
+	const prefix = "contentdl: "
+	msg := []rune(oneLine(err.Error()))
+	room := maxErrorLine - len(prefix)
+	if len(msg) <= room {
+		return prefix + string(msg) + "\n"
 	}
-	return string(r[:maxErrorLine-1]) + "…\n" +
-		"contentdl: (message shortened; --log-level debug logs it in full)\n"
+	cut := room
+	for i := room; i > room*3/4; i-- { // prefer to break at a space
+		if msg[i] == ' ' {
+			cut = i
+			break
+		}
+	}
+	first, rest := string(msg[:cut]), []rune(strings.TrimLeft(string(msg[cut:]), " "))
+	const more = "… (--log-level debug has it all)"
+	if len(rest) > room {
+		rest = append(rest[:room-len([]rune(more))], []rune(more)...)
+	}
+	return prefix + first + "\n" + prefix + string(rest) + "\n"
 }
 
 // exitError carries an exit code chosen by a command, e.g. 3 for an incomplete run.
