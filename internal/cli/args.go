@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -65,4 +66,29 @@ func guardArgs(c *cobra.Command) {
 func isUsage(err error) bool {
 	_, ok := err.(*usageError)
 	return ok
+}
+
+// guardHelp makes `contentdl help TOPIC` a usage error (exit 2) when TOPIC names no
+// command; cobra's own help command prints the root help and exits 0 instead.
+func guardHelp(root *cobra.Command) {
+	for _, h := range root.Commands() {
+		if h.Name() != "help" {
+			continue
+		}
+		h.Run = nil
+		h.RunE = func(c *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if err != nil || cmd == nil || len(rest) > 0 {
+				topic := strings.Join(args, " ")
+				msg := fmt.Sprintf("unknown help topic %q", topic)
+				if len(rest) > 0 {
+					if s := cmd.SuggestionsFor(rest[0]); len(s) > 0 {
+						msg += fmt.Sprintf("; did you mean %q?", strings.TrimSpace(strings.TrimPrefix(cmd.CommandPath(), root.Name())+" "+s[0]))
+					}
+				}
+				return usagef("%s (see '%s --help')", msg, root.Name())
+			}
+			return cmd.Help()
+		}
+	}
 }

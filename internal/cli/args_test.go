@@ -22,6 +22,8 @@ func TestEveryUsageErrorExits2(t *testing.T) {
 		{"provider-learning-status", "extra"},
 		{"provider-learning-status", "--reset", "a", "b"},
 		{"bogus"},
+		{"help", "bogus"},
+		{"help", "config", "prnt"},
 		{"--bogus"},
 		{"run", "--bogus", "--topic", "x"},
 		{"run", "--topic", "x", "--workers", "many"},
@@ -44,6 +46,14 @@ func TestEveryUsageErrorExits2(t *testing.T) {
 	}
 	if n := w.count("openalex", "/works"); n != 0 {
 		t.Errorf("%d requests sent despite usage errors", n)
+	}
+	if r := runMain(t, w, w.env(t, nil), "help", "rn"); !strings.Contains(r.stderr, `did you mean "run"?`) {
+		t.Errorf("help with a mistyped topic: %q", r.stderr)
+	}
+	for _, args := range [][]string{{"help"}, {"help", "run"}, {"help", "config", "print"}} {
+		if r := runMain(t, w, w.env(t, nil), args...); r.code != ExitOK || !strings.Contains(r.stdout, "Usage:") {
+			t.Errorf("%q: exit %d %q", args, r.code, r.stdout)
+		}
 	}
 	// A group with no subcommand named still prints its help and succeeds.
 	if r := runMain(t, w, w.env(t, nil), "config"); r.code != ExitOK || !strings.Contains(r.stdout, "print") {

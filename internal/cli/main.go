@@ -205,6 +205,8 @@ politely: per-host rate limits, cooldowns on Retry-After, resume by default.`,
 	// The completion command is normally added when Execute runs; adding it now lets
 	// guardArgs cover it and its shells too.
 	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpCmd()
+	guardHelp(root)
 	showZeroDefaults(root)
 	// Unknown commands and stray positional arguments are usage errors (exit 2).
 	root.Args = unknownSubcommand
