@@ -2,9 +2,11 @@ package cli
 
 import (
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -106,5 +108,39 @@ func TestErrorLinesShortensLongMessages(t *testing.T) {
 		if utf8.RuneCountInString(l) > 200 || !utf8.ValidString(l) {
 			t.Errorf("line of %d runes: %q", utf8.RuneCountInString(l), l)
 		}
+	}
+}
+
+// A publisher that trickles one byte per second (of the shared fake clock; nobody
+// sleeps) never finishes a PDF: each attempt is cut after download.min_speed_window as
+// too_slow and retried, then the work ends as a transient miss (exit 3) with reason
+// too_slow, and the next run may try again.
+func TestTricklingPublisherIsTooSlow(t *testing.T) {
+	w := newWorld(t)
+	w.works = w.works[:1] // W1, one PDF on pubA
+	w.special["pubA /W1.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
+		rw.Header().Set("Content-Type", "application/pdf")
+		rw.WriteHeader(http.StatusOK)
+		for i := 0; i < 100_000 && r.Context().Err() == nil; i++ {
+			if _, err := rw.Write([]byte{'%'}); err != nil {
+				break
+			}
+			http.NewResponseController(rw).Flush()
+			w.clk.Advance(time.Second)
+		}
+		return true
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := runMain(t, w, w.env(t, map[string]string{"DOCSTOKG_RETRY_MAX_ATTEMPTS": "3"}),
+		"run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--quiet")
+	if r.code != ExitIncomplete {
+		t.Fatalf("exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	rec := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), "")["W1"]
+	if rec.Classification != "miss" || rec.Reason != "too_slow" {
+		t.Errorf("W1 ended %s/%s, want miss/too_slow", rec.Classification, rec.Reason)
+	}
+	if n := w.count("pubA", "/W1.pdf"); n != 3 {
+		t.Errorf("%d requests for the trickling PDF, want 3 (retry.max_attempts)", n)
 	}
 }
