@@ -15,29 +15,64 @@ import (
 	"github.com/docstokg/contentdl/internal/policy"
 )
 
-// trickleServer sends its body in chunks of `chunk` bytes, one chunk per second of
-// the fake clock (it steps the clock itself, so nobody sleeps), until the client hangs
-// up or `total` bytes are sent.
-func trickleServer(t *testing.T, clk *clock.Fake, chunk, total int, calls *atomic.Int32) *httptest.Server {
+// trickleServer sends its body one byte per second of the fake clock (it steps the
+// clock itself, so nobody sleeps): it writes a byte, waits until the client says it has
+// read it, then moves the clock one second on. So the client sees exactly one byte a
+// second, however the goroutines are scheduled. Each response hands the client its
+// own acknowledgement channel through acks (an aborted attempt's handler must not take
+// the next attempt's acknowledgements). It stops when the client hangs up or after
+// total bytes.
+func trickleServer(t *testing.T, clk *clock.Fake, total int, acks chan chan struct{}, calls *atomic.Int32) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
+		ack := make(chan struct{})
+		acks <- ack
 		w.Header().Set("Content-Type", "application/pdf")
 		w.WriteHeader(http.StatusOK)
-		piece := strings.Repeat("x", chunk)
-		for sent := 0; sent < total; sent += chunk {
-			if _, err := io.WriteString(w, piece); err != nil {
+		for range total {
+			if _, err := io.WriteString(w, "x"); err != nil {
 				return
 			}
 			w.(http.Flusher).Flush()
-			clk.Advance(time.Second)
-			if r.Context().Err() != nil {
+			select {
+			case <-ack:
+			case <-r.Context().Done():
+				return
+			case <-time.After(10 * time.Second):
 				return
 			}
+			clk.Advance(time.Second)
 		}
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// readTrickle reads a trickleServer body one byte at a time, acknowledging each, and
+// returns how many bytes it got and the error that ended the body (nil at EOF).
+func readTrickle(t *testing.T, resp *http.Response, acks chan chan struct{}) (int, error) {
+	t.Helper()
+	var ack chan struct{}
+	select {
+	case ack = <-acks:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no acknowledgement channel from the server")
+	}
+	n, buf := 0, make([]byte, 1)
+	for {
+		k, err := resp.Body.Read(buf)
+		n += k
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if k > 0 {
+			ack <- struct{}{}
+		}
+	}
 }
 
 func speedClient(t *testing.T, clk clock.Clock, maxAttempts int) *Client {
@@ -57,13 +92,14 @@ func speedClient(t *testing.T, clk clock.Clock, maxAttempts int) *Client {
 func TestTricklingBodyIsTooSlowAndRetried(t *testing.T) {
 	clk := clock.NewFake(start())
 	var calls atomic.Int32
-	srv := trickleServer(t, clk, 1, 10_000, &calls)
+	acks := make(chan chan struct{}, 1)
+	srv := trickleServer(t, clk, 10_000, acks, &calls)
 	c := speedClient(t, clk, 3)
 	var perAttempt []int
 	began := clk.Now()
 	err := c.Fetch(context.Background(), policy.Download, srv.URL+"/slow.pdf", nil, func(resp *http.Response) error {
-		n, err := io.Copy(io.Discard, resp.Body)
-		perAttempt = append(perAttempt, int(n))
+		n, err := readTrickle(t, resp, acks)
+		perAttempt = append(perAttempt, n)
 		return err
 	})
 	var fe *Error
@@ -77,14 +113,12 @@ func TestTricklingBodyIsTooSlowAndRetried(t *testing.T) {
 		t.Fatalf("%d requests, %d bodies read; want 3 (every attempt retried)", calls.Load(), len(perAttempt))
 	}
 	for i, n := range perAttempt {
-		// Aborted once its window was over: some bytes, far from the 10,000 that a
-		// server trickling on for hours would have sent.
-		if n < 1 || n > 1_000 {
-			t.Errorf("attempt %d read %d bytes before the abort; want a few dozen", i+1, n)
+		// Byte k arrives k-1 seconds after the headers: the read of byte 31 is the
+		// first at the end of the 30 s window, and it fails.
+		if n != 31 {
+			t.Errorf("attempt %d read %d bytes before the abort; want 31 (one a second for the 30 s window)", i+1, n)
 		}
 	}
-	// Each attempt lasted its full 30 s window of clock time before it was cut (the
-	// next attempt starts after the abort), so the three took at least 90 s.
 	if el := clk.Now().Sub(began); el < 90*time.Second {
 		t.Errorf("three attempts took %s of clock time; each should last the 30 s window", el)
 	}
@@ -130,14 +164,15 @@ func TestBodyAboveMinSpeedCompletes(t *testing.T) {
 func TestMinSpeedZeroIsOff(t *testing.T) {
 	clk := clock.NewFake(start())
 	var calls atomic.Int32
-	srv := trickleServer(t, clk, 1, 100, &calls)
+	acks := make(chan chan struct{}, 1)
+	srv := trickleServer(t, clk, 100, acks, &calls)
 	c := New(Options{Policy: policy.NewContextual(policy.DefaultConfig()), Clock: clk, Timeout: 10 * time.Second,
 		LimitFor: func(string) HostLimit { return fastLimit }})
 	t.Cleanup(c.CloseIdleConnections)
-	var got int64
+	var got int
 	err := c.Fetch(context.Background(), policy.Download, srv.URL, nil, func(resp *http.Response) error {
 		var err error
-		got, err = io.Copy(io.Discard, resp.Body)
+		got, err = readTrickle(t, resp, acks)
 		return err
 	})
 	if err != nil || got != 100 {
