@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X github.com/docstokg/contentdl/internal/cli.version=$(VERSI
 GOLANGCI  ?= $(shell command -v golangci-lint 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/golangci-lint)
 GOLANGCI_VERSION := v2.15.0
 
-.PHONY: all build test race lint lint-install check fuzz bench bench-manyhosts demo clean
+.PHONY: all build test race lint lint-install check fuzz bench bench-manyhosts demo man clean
 
 all: build
 
@@ -50,5 +50,11 @@ bench-manyhosts: build
 demo: build
 	BIN=$(BIN) ./bench/demo.sh
 
+# Man pages for every command (cobra/doc) into man/; the date is the last commit's, so
+# the pages only change when the commands do. Generated, not committed.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+man:
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run -ldflags '$(LDFLAGS)' ./scripts/genman man
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) man

@@ -87,15 +87,7 @@ func TestLearningFileUnwritableStaysInMemory(t *testing.T) {
 	if res.code != ExitOK {
 		t.Fatalf("exit %d\n%s", res.code, res.stderr)
 	}
-	var warned bool
-	for _, line := range strings.Split(res.stderr, "\n") {
-		if strings.Contains(line, "level=WARN") && strings.Contains(line, "not saved") && strings.Contains(line, "memory") && strings.Contains(line, path) {
-			warned = true
-		}
-	}
-	if !warned {
-		t.Errorf("no clear warning that learning stays in memory:\n%s", res.stderr)
-	}
+	assertOneLearningWarning(t, res.stderr, path)
 	var sum struct {
 		ProviderLearning bool `json:"provider_learning"`
 		Saved            int  `json:"saved"`
@@ -144,4 +136,78 @@ func TestLearningFileTwoProcessesAtOnce(t *testing.T) {
 	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".learning.json.tmp-*")); len(leftovers) > 0 {
 		t.Errorf("temp files left beside the learning file: %v", leftovers)
 	}
+}
+
+// assertOneLearningWarning checks that stderr holds exactly one WARN about the learning
+// file, naming its path, that learning stays in memory, and the fix.
+func assertOneLearningWarning(t *testing.T, stderr, path string) {
+	t.Helper()
+	var warns []string
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "provider learning") {
+			warns = append(warns, line)
+		}
+	}
+	if len(warns) != 1 {
+		t.Fatalf("want one warning about the learning file, got %d:\n%s", len(warns), stderr)
+	}
+	for _, want := range []string{path, "memory", "fix=", "--provider-learning-path"} {
+		if !strings.Contains(warns[0], want) {
+			t.Errorf("the warning lacks %q: %s", want, warns[0])
+		}
+	}
+}
+
+// A learning file that cannot be read: a directory in the way gets one clear warning
+// and is left alone (the run succeeds with learning in memory); a symlink loop (which
+// even root cannot read) is moved aside and the run saves its learning to the path.
+func TestLearningFileUnreadable(t *testing.T) {
+	t.Run("directory", func(t *testing.T) {
+		w := newWorld(t)
+		path := filepath.Join(t.TempDir(), "learning.json")
+		if err := os.Mkdir(path, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
+			"--out", filepath.Join(t.TempDir(), "out"), "--enable-provider-learning", "--provider-learning-path", path)
+		if res.code != ExitOK {
+			t.Fatalf("exit %d\n%s", res.code, res.stderr)
+		}
+		assertOneLearningWarning(t, res.stderr, path)
+		if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
+			t.Errorf("the directory in the way was moved: %v", err)
+		}
+		// Once the path is usable, the next run saves there.
+		os.Remove(path)
+		res = runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
+			"--out", filepath.Join(t.TempDir(), "out"), "--enable-provider-learning", "--provider-learning-path", path)
+		if res.code != ExitOK || strings.Contains(res.stderr, "level=WARN") {
+			t.Fatalf("exit %d\n%s", res.code, res.stderr)
+		}
+		if f := readLearningFile(t, path); len(f.Providers) == 0 {
+			t.Error("no learning saved once the path was usable")
+		}
+	})
+	t.Run("symlink loop", func(t *testing.T) {
+		w := newWorld(t)
+		path := filepath.Join(t.TempDir(), "learning.json")
+		if err := os.Symlink(filepath.Base(path), path); err != nil {
+			t.Fatal(err)
+		}
+		res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
+			"--out", filepath.Join(t.TempDir(), "out"), "--enable-provider-learning", "--provider-learning-path", path)
+		if res.code != ExitOK {
+			t.Fatalf("exit %d\n%s", res.code, res.stderr)
+		}
+		if n := strings.Count(res.stderr, "level=WARN"); n != 1 || !strings.Contains(res.stderr, "could not be read; moved it aside") ||
+			!strings.Contains(res.stderr, path) {
+			t.Errorf("want one warning that the file was moved aside, got %d:\n%s", n, res.stderr)
+		}
+		if aside, _ := filepath.Glob(path + ".unreadable-*"); len(aside) != 1 {
+			t.Errorf("not moved aside: %v", aside)
+		}
+		if f := readLearningFile(t, path); len(f.Providers) == 0 {
+			t.Error("the run's learning was not saved to the configured path")
+		}
+	})
 }

@@ -17,6 +17,7 @@ import (
 
 // loadEnv names the work counts of the load test, e.g. "500,5000,50000". The test is
 // skipped without it: it builds contentdl and downloads tens of thousands of files.
+// TestLoadReduced (load_ci_test.go) is the 2,000-work version that always runs.
 const loadEnv = "CONTENTDL_LOAD"
 
 // TestLoad runs the real contentdl binary at 32 workers against the simulator, once

@@ -88,9 +88,38 @@ func MainContext(ctx context.Context, args []string, st *State) int {
 	code := exitCode(ctx, err)
 	var ee *exitError
 	if err != nil && code != ExitInterrupted && !errors.Is(err, errSilent) && !errors.As(err, &ee) {
-		fmt.Fprintln(st.Stderr, "contentdl: "+oneLine(err.Error()))
+		fmt.Fprint(st.Stderr, errorLines(err))
 	}
 	return code
+}
+
+// maxErrorLine bounds each line of the final error.
+const maxErrorLine = 200
+
+// errorLines is the end-of-run error as at most two lines of at most 200 characters:
+// a longer message continues on a second line (split between words), and one too long
+// for both is cut there with a pointer to --log-level debug, where run logs the whole
+// error and every URL in full.
+func errorLines(err error) string {
+	const prefix = "contentdl: "
+	msg := []rune(oneLine(err.Error()))
+	room := maxErrorLine - len(prefix)
+	if len(msg) <= room {
+		return prefix + string(msg) + "\n"
+	}
+	cut := room
+	for i := room; i > room*3/4; i-- { // prefer to break at a space
+		if msg[i] == ' ' {
+			cut = i
+			break
+		}
+	}
+	first, rest := string(msg[:cut]), []rune(strings.TrimLeft(string(msg[cut:]), " "))
+	const more = "… (--log-level debug has it all)"
+	if len(rest) > room {
+		rest = append(rest[:room-len([]rune(more))], []rune(more)...)
+	}
+	return prefix + first + "\n" + prefix + string(rest) + "\n"
 }
 
 // exitError carries an exit code chosen by a command, e.g. 3 for an incomplete run.
@@ -171,20 +200,18 @@ politely: per-host rate limits, cooldowns on Retry-After, resume by default.`,
 		NewCmdConfig(st, gf),
 		NewCmdVersion(st),
 		NewCmdProviderLearningStatus(st, gf, nil),
+		NewCmdExport(st, gf, nil),
 	)
+	// The completion command is normally added when Execute runs; adding it now lets
+	// guardArgs cover it and its shells too.
+	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpCmd()
+	guardHelp(root)
 	showZeroDefaults(root)
-	// Unknown commands are usage errors with a suggestion.
-	root.Args = func(c *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
-			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
-				msg += fmt.Sprintf("; did you mean %q?", s[0])
-			}
-			return usagef("%s", msg)
-		}
-		return nil
-	}
+	// Unknown commands and stray positional arguments are usage errors (exit 2).
+	root.Args = unknownSubcommand
 	root.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
+	guardArgs(root)
 	return root
 }
 
@@ -202,7 +229,7 @@ func NewCmdVersion(st *State) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			_, err := fmt.Fprintln(st.Stdout, "contentdl "+Version())
 			return err
@@ -212,11 +239,11 @@ func NewCmdVersion(st *State) *cobra.Command {
 
 // NewCmdConfig groups config subcommands.
 func NewCmdConfig(st *State, gf *globalFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Inspect the effective configuration", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "config", Short: "Inspect the effective configuration", Args: unknownSubcommand}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "print",
 		Short: "Print the effective config as YAML, secrets masked",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			cfg, err := loadConfig(st, gf, c)
 			if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/redact"
 	"github.com/docstokg/contentdl/internal/report"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
@@ -63,7 +64,7 @@ A second run resumes: saved works are skipped, deferred and missed works are ret
 
   # A list of DOIs from a file, both feature gates on, JSON summary on stdout
   contentdl run --input dois.txt --enable-contextual-retry --enable-provider-learning --json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := opts.validate(); err != nil {
 				return err
@@ -247,10 +248,15 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 
 	var tracker *learning.Tracker
 	var learner fetch.Learner
+	var openErr error
 	if cfg.EnableProviderLearning {
 		tracker = learning.NewTracker(learningConfig(cfg), clk, log)
-		if err := tracker.Open(cfg.ProviderLearningPath); err != nil {
-			log.Warn("provider learning state not loaded; starting fresh", "path", cfg.ProviderLearningPath, "err", err)
+		if openErr = tracker.Open(cfg.ProviderLearningPath); openErr != nil {
+			// The one warning about an unusable learning file: later failed saves of the
+			// same path are logged at debug level only.
+			log.Warn("provider learning file cannot be read; learning starts empty and stays in memory, and is saved there if the path becomes usable",
+				"path", cfg.ProviderLearningPath, "err", openErr,
+				"fix", learningFix(cfg.ProviderLearningPath))
 		}
 		learner = tracker
 	}
@@ -270,18 +276,20 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 
 	ua := userAgent(cfg.Mailto)
 	fc := fetch.New(fetch.Options{
-		Policy:     pol,
-		MaxWait:    cfg.Retry.MaxWait,
-		MaxPause:   cfg.Retry.MaxDelay,
-		Clock:      clk,
-		Logger:     log,
-		UserAgent:  ua,
-		Timeout:    cfg.Download.Timeout,
-		LimitFor:   func(h string) fetch.HostLimit { return toHostLimit(cfg.HostLimitFor(h)) },
-		ProviderOf: providerMap(cfg),
-		Learner:    learner,
-		Observe:    observe,
-		Guard:      netguard.New(cfg.Network.DenyPrefixes(), cfg.Network.AllowPrefixes(), log, nil),
+		Policy:         pol,
+		MaxWait:        cfg.Retry.MaxWait,
+		MaxPause:       cfg.Retry.MaxDelay,
+		Clock:          clk,
+		Logger:         log,
+		UserAgent:      ua,
+		Timeout:        cfg.Download.Timeout,
+		MinSpeed:       cfg.Download.MinSpeed,
+		MinSpeedWindow: cfg.Download.MinSpeedWindow,
+		LimitFor:       func(h string) fetch.HostLimit { return toHostLimit(cfg.HostLimitFor(h)) },
+		ProviderOf:     providerMap(cfg),
+		Learner:        learner,
+		Observe:        observe,
+		Guard:          netguard.New(cfg.Network.DenyPrefixes(), cfg.Network.AllowPrefixes(), log, nil),
 	})
 	defer fc.CloseIdleConnections()
 	if prog != nil {
@@ -335,13 +343,26 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		}()
 	}
 	sum, runErr := runner.Run(ctx)
+	if runErr != nil {
+		// The final error line is short; the whole of it is here.
+		log.Debug("run error in full", "err", redact.Text(runErr.Error()))
+		var fe *fetch.Error
+		if errors.As(runErr, &fe) {
+			log.Debug("failed request in full", "detail", fe.Detail())
+		}
+	}
 	stopSaver()
 	if prog != nil {
 		prog.Close() // erase the bar before the summary is printed
 	}
 	if tracker != nil {
 		if err := tracker.Save(); err != nil {
-			log.Warn("provider learning state not saved; what was learned stays in memory only", "path", cfg.ProviderLearningPath, "err", err)
+			lvl := slog.LevelWarn
+			if openErr != nil {
+				lvl = slog.LevelDebug // warned about this path at the start already
+			}
+			log.Log(ctx, lvl, "provider learning state not saved; what was learned stays in memory only",
+				"path", cfg.ProviderLearningPath, "err", err, "fix", learningFix(cfg.ProviderLearningPath))
 		} else {
 			log.Info("provider learning state saved", "path", cfg.ProviderLearningPath)
 		}
@@ -368,6 +389,12 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		return &exitError{code: ExitIncomplete}
 	}
 	return nil
+}
+
+// learningFix tells the user how to make the learning file usable again.
+func learningFix(path string) string {
+	return fmt.Sprintf("make %s a file you can read and write (chmod u+rw, or remove what is in the way), "+
+		"or set --provider-learning-path / provider_learning_path to another file", path)
 }
 
 func toHostLimit(h config.HostLimit) fetch.HostLimit {
@@ -403,9 +430,9 @@ func startSaver(ctx context.Context, t *learning.Tracker, every time.Duration, l
 
 func printSummary(w, stderr io.Writer, s *download.Summary, o *RunOptions) error {
 	if o.JSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		// One compact line, so `--json >> runs.jsonl` builds a JSON Lines file
+		// (manifest.summary.json keeps the indented form).
+		return json.NewEncoder(w).Encode(s)
 	}
 	if o.Quiet {
 		return nil
@@ -419,7 +446,11 @@ func printSummary(w, stderr io.Writer, s *download.Summary, o *RunOptions) error
 			parts = append(parts, fmt.Sprintf("%s=%d", k, n))
 		}
 	}
-	_, err := fmt.Fprintf(w, "run %s: %d works (%s) in %.1fs, retry_policy=%s provider_learning=%t\n",
-		s.RunID, s.Works, strings.Join(parts, " "), s.DurationSeconds, s.RetryPolicy, s.ProviderLearning)
+	counts := ""
+	if len(parts) > 0 {
+		counts = " (" + strings.Join(parts, " ") + ")"
+	}
+	_, err := fmt.Fprintf(w, "run %s: %d works%s in %.1fs, retry_policy=%s provider_learning=%t\n",
+		s.RunID, s.Works, counts, s.DurationSeconds, s.RetryPolicy, s.ProviderLearning)
 	return err
 }

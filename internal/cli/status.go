@@ -38,8 +38,18 @@ the time since the last 429. --reset forgets one entry (provider@host) or all of
 		Example: `  contentdl provider-learning-status
   contentdl provider-learning-status --json | jq '.providers[] | select(.status != "normal")'
   contentdl provider-learning-status --reset web@files.example.org`,
-		Args: cobra.NoArgs,
+		// --reset has an optional value, so pflag reads "--reset KEY" as a bare --reset
+		// followed by the positional KEY: accept exactly that one word as the key.
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 && opts.Reset == resetAll && c.Flags().Changed("reset") {
+				return nil
+			}
+			return noArgs(c, args)
+		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Reset = args[0]
+			}
 			cfg, err := loadConfig(st, gf, c)
 			if err != nil {
 				return err
@@ -58,7 +68,7 @@ the time since the last 429. --reset forgets one entry (provider@host) or all of
 	f := cmd.Flags()
 	f.BoolVar(&opts.JSON, "json", false, "print a stable JSON document instead of the table")
 	f.StringVar(&opts.Provider, "provider", "", "only rows whose provider@host contains this text")
-	f.StringVar(&opts.Reset, "reset", "", "forget one entry (--reset=provider@host) or, with no value, all entries")
+	f.StringVar(&opts.Reset, "reset", "", "forget one entry (--reset provider@host) or, with no value, all entries")
 	f.Lookup("reset").NoOptDefVal = resetAll
 	f.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask before --reset forgets every entry")
 	f.String("provider-learning-path", "", "learning state file (default $XDG_STATE_HOME/contentdl/provider-learning.json)")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,5 +192,57 @@ func TestDryRunRevalidateRejected(t *testing.T) {
 	r := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--dry-run", "--revalidate")
 	if r.code != ExitUsage || !strings.Contains(r.stderr, "--dry-run") {
 		t.Errorf("exit %d %q", r.code, r.stderr)
+	}
+}
+
+// --json is JSON Lines: two runs appended to one file (the cron recipe's `>> runs.jsonl`)
+// give two lines that each parse; manifest.summary.json stays indented.
+func TestJSONSummaryIsOneLinePerRun(t *testing.T) {
+	w := newWorld(t)
+	out := filepath.Join(t.TempDir(), "out")
+	var log strings.Builder
+	for range 2 {
+		res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
+			"--out", out, "--json", "--quiet")
+		if res.code != ExitOK {
+			t.Fatalf("exit %d: %s", res.code, res.stderr)
+		}
+		log.WriteString(res.stdout)
+	}
+	lines := strings.Split(strings.TrimSuffix(log.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("two runs appended %d lines, want 2:\n%s", len(lines), log.String())
+	}
+	ids := map[string]bool{}
+	for i, line := range lines {
+		var sum struct {
+			RunID string `json:"run_id"`
+			Works int    `json:"works"`
+		}
+		if err := json.Unmarshal([]byte(line), &sum); err != nil || sum.RunID == "" || sum.Works != 9 {
+			t.Errorf("line %d does not parse as a summary (%v): %s", i+1, err, line)
+		}
+		ids[sum.RunID] = true
+	}
+	if len(ids) != 2 {
+		t.Errorf("the two lines share a run id: %v", ids)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "manifest.summary.json"))
+	if err != nil || !strings.Contains(string(data), "\n  \"run_id\"") {
+		t.Errorf("manifest.summary.json is not indented (%v):\n%.200s", err, data)
+	}
+}
+
+// The summary line never shows empty parentheses, even for a run with no works.
+func TestSummaryLineWithoutWorksHasNoEmptyParentheses(t *testing.T) {
+	w := newWorld(t)
+	w.works = nil
+	res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
+		"--out", filepath.Join(t.TempDir(), "out"))
+	if res.code != ExitOK {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if strings.Contains(res.stdout, "()") || !strings.Contains(res.stdout, ": 0 works in ") {
+		t.Errorf("summary line: %q", res.stdout)
 	}
 }

@@ -213,6 +213,11 @@ type Download struct {
 	MaxBytes int64 `mapstructure:"max_bytes" yaml:"max_bytes"`
 	// MinPDFBytes rejects a PDF smaller than this.
 	MinPDFBytes int64 `mapstructure:"min_pdf_bytes" yaml:"min_pdf_bytes"`
+	// MinSpeed (bytes/s) and MinSpeedWindow: a body that averages less than MinSpeed
+	// over a MinSpeedWindow is aborted as too_slow and retried, like curl's
+	// --speed-limit and --speed-time. MinSpeed 0 turns the check off.
+	MinSpeed       int64         `mapstructure:"min_speed" yaml:"min_speed"`
+	MinSpeedWindow time.Duration `mapstructure:"min_speed_window" yaml:"min_speed_window"`
 }
 
 // Network is the network section: the address guard checked on every connection
@@ -313,9 +318,11 @@ func Defaults() Config {
 			Operations:  defaultOperations(),
 		},
 		Download: Download{
-			Timeout:     60 * time.Second,
-			MaxBytes:    200 * MiB,
-			MinPDFBytes: 1024,
+			Timeout:        60 * time.Second,
+			MaxBytes:       200 * MiB,
+			MinPDFBytes:    1024,
+			MinSpeed:       1024,
+			MinSpeedWindow: 30 * time.Second,
 		},
 		Network: Network{
 			Deny:  netguard.DefaultDeny(),

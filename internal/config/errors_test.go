@@ -167,6 +167,12 @@ func TestBadValues(t *testing.T) {
 			"config: download.min_pdf_bytes = -5 (from env DOCSTOKG_DOWNLOAD_MIN_PDF_BYTES): must be greater than 0"},
 		{"min above max", "download:\n  max_bytes: 1000\n  min_pdf_bytes: 2000\n", nil, nil,
 			"config: download.min_pdf_bytes = 2000 (from file {file}): must not exceed download.max_bytes (1000)"},
+		{"min speed negative", "", env{"DOCSTOKG_DOWNLOAD_MIN_SPEED": "-1"}, nil,
+			"config: download.min_speed = -1 (from env DOCSTOKG_DOWNLOAD_MIN_SPEED): must not be negative (bytes per second; 0 turns the check off)"},
+		{"min speed not a number", "download:\n  min_speed: fast\n", nil, nil,
+			"config: download.min_speed = fast (from file {file}): must be an integer"},
+		{"min speed window short", "download:\n  min_speed_window: 500ms\n", nil, nil,
+			"config: download.min_speed_window = 500ms (from file {file}): must be at least 1s"},
 		{"max bytes overflow", "", env{"DOCSTOKG_DOWNLOAD_MAX_BYTES": "99999999999999999999"}, nil,
 			"config: download.max_bytes = 99999999999999999999 (from env DOCSTOKG_DOWNLOAD_MAX_BYTES): is too large"},
 

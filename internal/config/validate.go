@@ -150,6 +150,13 @@ func (c *Config) Validate() error {
 		k.fail("download.min_pdf_bytes", "download.min_pdf_bytes", strconv.FormatInt(c.Download.MinPDFBytes, 10),
 			fmt.Sprintf("must not exceed download.max_bytes (%d)", c.Download.MaxBytes))
 	}
+	if c.Download.MinSpeed < 0 {
+		k.fail("download.min_speed", "download.min_speed", strconv.FormatInt(c.Download.MinSpeed, 10),
+			"must not be negative (bytes per second; 0 turns the check off)")
+	}
+	if w := c.Download.MinSpeedWindow; w < time.Second {
+		k.fail("download.min_speed_window", "download.min_speed_window", formatDuration(w), "must be at least 1s")
+	}
 
 	c.validateNetwork(k)
 	c.validateLearning(k)

@@ -501,8 +501,12 @@ func (r *Runner) attempt(w *openalex.Work, resolver, rawURL string, op policy.Op
 }
 
 func (r *Runner) record(w *openalex.Work, typ string) *manifest.Record {
-	return &manifest.Record{RecordType: typ, RunID: r.o.RunID, Timestamp: r.d.Clock.Now().UTC(),
+	rec := &manifest.Record{RecordType: typ, RunID: r.o.RunID, Timestamp: r.d.Clock.Now().UTC(),
 		WorkID: w.ID, DOI: w.DOI, Title: w.Title, PublicationYear: w.Year}
+	if typ == manifest.TypeManifest {
+		rec.Authors = w.Authors // for export; attempt lines stay short
+	}
+	return rec
 }
 
 // rateLimitedHost names the host when err says a host asked us to slow down (a 429,

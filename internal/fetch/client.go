@@ -58,6 +58,10 @@ type Options struct {
 	Rand         func() float64    // jitter source in [0,1); nil = math/rand/v2
 	Transport    http.RoundTripper // base transport; nil = a tuned http.Transport guarded by Guard
 	MaxRedirects int               // default 10
+	// MinSpeed (bytes/s) over MinSpeedWindow: a body slower than that is aborted as
+	// too_slow (see speed.go). Zero turns the check off.
+	MinSpeed       int64
+	MinSpeedWindow time.Duration
 	// Observe, when set, is told of every attempt (each redirect hop too): the host,
 	// the status (0 for a transport error), the error kind and the time to headers.
 	Observe func(host string, status int, errKind policy.ErrKind, d time.Duration)
@@ -282,18 +286,12 @@ type Error struct {
 	Status   int
 	Decision policy.Decision
 	Err      error
+	Attempts int // attempts sent (0 when none was)
 }
 
-func (e *Error) Error() string {
-	msg := fmt.Sprintf("%s %s: %s", e.Op, e.URL, e.Decision.Action)
-	if e.Decision.Reason != "" {
-		msg += " (" + e.Decision.Reason + ")"
-	}
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
-	}
-	return msg
-}
+// Error names the operation, host, cause, decision and attempts, and the URL once,
+// shortened (see errtext.go); Detail has everything.
+func (e *Error) Error() string { return e.message() }
 
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -376,12 +374,12 @@ func (c *Client) get(ctx context.Context, st *reqState, rawURL string, hdr http.
 		if d.Action == policy.ActionNone || d.Action == policy.Retry {
 			d = policy.Decision{Action: policy.Fail, Reason: policy.ClassifyError(err).String()}
 		}
-		return nil, &Error{Op: st.op, URL: redact.Redact(rawURL), Host: hostName, Decision: d, Err: err}
+		return nil, &Error{Op: st.op, URL: redact.Redact(rawURL), Host: hostName, Decision: d, Err: err, Attempts: st.attempts}
 	}
 	if d := st.last; d.Action == policy.Defer || d.Action == policy.Failover {
 		resp.Body.Close()
 		cancel(nil)
-		return nil, &Error{Op: st.op, URL: redact.Redact(rawURL), Host: hostName, Status: resp.StatusCode, Decision: d}
+		return nil, &Error{Op: st.op, URL: redact.Redact(rawURL), Host: hostName, Status: resp.StatusCode, Decision: d, Attempts: st.attempts}
 	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
 	return resp, nil
@@ -426,14 +424,14 @@ func (c *Client) Fetch(ctx context.Context, op policy.OperationType, rawURL stri
 		c.ops.add(op, d.Action)
 		h := st.host.Load()
 		if d.Action != policy.Retry {
-			return &Error{Op: op, URL: redact.Redact(rawURL), Host: hostName(h), Decision: d, Err: be}
+			return &Error{Op: op, URL: redact.Redact(rawURL), Host: hostName(h), Decision: d, Err: be, Attempts: max(st.attempts, 1)}
 		}
 		if h != nil {
 			h.addRetry()
 		}
 		c.logWait(st, h, out, d, "waiting")
 		if err := c.pause(ctx, d.Wait); err != nil {
-			return &Error{Op: op, URL: redact.Redact(rawURL), Host: hostName(h), Decision: policy.Decision{Action: policy.Fail, Reason: "canceled"}, Err: err}
+			return &Error{Op: op, URL: redact.Redact(rawURL), Host: hostName(h), Decision: policy.Decision{Action: policy.Fail, Reason: "canceled"}, Err: err, Attempts: max(st.attempts, 1)}
 		}
 	}
 }
@@ -547,7 +545,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		stall := st.stall // this attempt's; a later attempt installs its own
 		b.timer = time.AfterFunc(c.o.Timeout, func() { b.stalled.Store(true); stall() })
 	}
-	resp.Body = b
+	resp.Body = c.limitSpeed(b)
 	return resp, nil
 }
 

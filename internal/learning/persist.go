@@ -98,8 +98,10 @@ func decodeFile(path string, data []byte) (*File, error) {
 // Open loads the learning file at path into the tracker and remembers path for Save.
 // Each entry is sanitised and relaxed by the time since it was updated (see Relaxed),
 // and its quota mark, reduction, last good rate and ceiling are applied to a host
-// registered earlier. A corrupt file is moved aside to path+".corrupt-<UTC timestamp>"
-// with a warning, and learning starts fresh (no error). An error is returned only for
+// registered earlier. A corrupt file is moved aside to path+".corrupt-<UTC timestamp>",
+// and a regular file that cannot be read (permission denied) to
+// path+".unreadable-<UTC timestamp>", with a warning, and learning starts fresh (no
+// error). An error is returned only for
 // what the caller should warn about, such as an unreadable file; learning then starts
 // empty and stays in memory if Save fails too.
 func (t *Tracker) Open(path string) error {
@@ -109,31 +111,36 @@ func (t *Tracker) Open(path string) error {
 	t.mu.Unlock()
 
 	file, err := Load(path)
-	if errors.Is(err, ErrCorrupt) {
-		// Look again under the file lock before moving anything: another process may
-		// have replaced the corrupt file with a good one since we read it, and its
-		// file must not be moved aside.
-		corrupt := err
+	if err != nil {
+		// A corrupt file, or a regular file this process may not read, is moved aside
+		// so learning starts fresh and saves go to path again. Look again under the
+		// file lock before moving anything: another process may have replaced it with
+		// a good file since we read it, and that file must not be moved aside.
+		first := err
+		kind := asideKind(err)
 		aside := ""
 		if lockErr := withFileLock(path, func() error {
 			file, err = Load(path)
-			if !errors.Is(err, ErrCorrupt) {
-				return nil
+			if err == nil || !errors.Is(err, ErrCorrupt) && !movable(path) {
+				return nil // read now, or something other than a file is in the way
 			}
 			var mvErr error
-			aside, mvErr = t.moveAside(path, now)
+			aside, mvErr = t.moveAside(path, now, kind)
 			return mvErr
 		}); lockErr != nil {
-			return fmt.Errorf("%w (and moving it aside failed: %w)", corrupt, lockErr)
+			return fmt.Errorf("%w (and moving it aside failed: %w)", first, lockErr)
 		}
 		if aside != "" {
-			t.log.Warn("provider learning file is corrupt; moved it aside and starting fresh",
-				"path", path, "moved_to", aside, "err", err)
+			msg := "provider learning file is corrupt; moved it aside and starting fresh"
+			if kind == asideUnreadable {
+				msg = "provider learning file could not be read; moved it aside and starting fresh (check the permissions of the moved file)"
+			}
+			t.log.Warn(msg, "path", path, "moved_to", aside, "err", first)
 			return nil
 		}
-	}
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 
 	t.mu.Lock()
@@ -258,15 +265,37 @@ func sanitize(b ProviderBehavior, cfg *Config) ProviderBehavior {
 	return b
 }
 
-// moveAside renames a corrupt file to path+".corrupt-<UTC timestamp>".
-func (t *Tracker) moveAside(path string, now time.Time) (string, error) {
-	t.saveMu.Lock()
-	defer t.saveMu.Unlock()
-	return moveAsideLocked(path, now, &t.asideSeq)
+// Suffixes of a moved-aside learning file: path+".<kind>-<UTC timestamp>".
+const (
+	asideCorrupt    = "corrupt"
+	asideUnreadable = "unreadable"
+)
+
+// asideKind names why a file that Load rejected is moved aside.
+func asideKind(err error) string {
+	if errors.Is(err, ErrCorrupt) {
+		return asideCorrupt
+	}
+	return asideUnreadable
 }
 
-func moveAsideLocked(path string, now time.Time, seq *int) (string, error) {
-	base := path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+// movable reports whether path is a regular file or a symbolic link (renaming a link
+// moves the link, not its target). Only those are moved aside: a directory or a
+// device in the way is the user's, not a learning file.
+func movable(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && (fi.Mode().IsRegular() || fi.Mode()&fs.ModeSymlink != 0)
+}
+
+// moveAside renames a corrupt or unreadable file to path+".<kind>-<UTC timestamp>".
+func (t *Tracker) moveAside(path string, now time.Time, kind string) (string, error) {
+	t.saveMu.Lock()
+	defer t.saveMu.Unlock()
+	return moveAsideLocked(path, now, kind, &t.asideSeq)
+}
+
+func moveAsideLocked(path string, now time.Time, kind string, seq *int) (string, error) {
+	base := path + "." + kind + "-" + now.UTC().Format("20060102T150405Z")
 	aside := base
 	for i := 0; ; i++ {
 		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
@@ -342,12 +371,15 @@ func (t *Tracker) Save() error {
 	merged := map[string]ProviderBehavior{}
 	err := withFileLock(path, func() error {
 		file, err := Load(path)
-		if errors.Is(err, ErrCorrupt) {
-			aside, mvErr := moveAsideLocked(path, now, &t.asideSeq)
+		if err != nil && (errors.Is(err, ErrCorrupt) || movable(path)) {
+			// Corrupt, or a file we may not read (left by Open when its folder was
+			// read-only then): move it aside and write what we learned in its place.
+			kind := asideKind(err)
+			aside, mvErr := moveAsideLocked(path, now, kind, &t.asideSeq)
 			if mvErr != nil {
 				return fmt.Errorf("%w (and moving it aside failed: %w)", err, mvErr)
 			}
-			t.log.Warn("provider learning file became corrupt; moved it aside and writing fresh",
+			t.log.Warn("provider learning file became "+kind+"; moved it aside and writing fresh",
 				"path", path, "moved_to", aside, "err", err)
 			file = newFile()
 		} else if err != nil {

@@ -46,6 +46,7 @@ type Record struct {
 	WorkID          string    `json:"work_id"`
 	DOI             string    `json:"doi,omitempty"`
 	Title           string    `json:"title,omitempty"`
+	Authors         []string  `json:"authors,omitempty"` // display names, in order (OpenAlex authorships)
 	PublicationYear int       `json:"publication_year,omitempty"`
 	Resolver        string    `json:"resolver,omitempty"`
 	URL             string    `json:"url,omitempty"`

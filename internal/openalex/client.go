@@ -31,7 +31,7 @@ const (
 	// MiB), to defend against hostile or broken servers.
 	MaxResponseBytes = 32 << 20
 	// SelectFields is the select= list: the top-level fields Work is built from.
-	SelectFields = "id,doi,display_name,title,publication_year,type,ids,open_access,primary_location,best_oa_location,locations"
+	SelectFields = "id,doi,display_name,title,publication_year,type,ids,open_access,primary_location,best_oa_location,locations,authorships"
 )
 
 // ErrNotFound is returned (wrapped) by Lookup when OpenAlex has no such work.
@@ -354,7 +354,9 @@ func (c *Client) getJSONOnce(ctx context.Context, u string, v any) error {
 	resp, err := c.Doer.Get(ctx, policy.ManifestFetch, u, c.header())
 	if err != nil {
 		c.Ledger.Settle(kind, nil)
-		return fmt.Errorf("GET %s: %w", redact.Redact(u), redact.Error(err))
+		// The Doer's error names the request (fetch.Error: op, host, cause, short URL),
+		// so the URL is not repeated here.
+		return redact.Error(err)
 	}
 	c.Ledger.Settle(kind, resp.Header)
 	defer CloseBody(resp)

@@ -3,6 +3,7 @@ package openalex
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -136,7 +137,7 @@ func TestSearchPagesThroughCursors(t *testing.T) {
 		"search":   {"knowledge graphs"},
 		"filter":   {"from_publication_date:2020-01-01,to_publication_date:2023-12-31,is_oa:true"},
 		"per_page": {"100"},
-		"select":   {"id,doi,display_name,title,publication_year,type,ids,open_access,primary_location,best_oa_location,locations"},
+		"select":   {"id,doi,display_name,title,publication_year,type,ids,open_access,primary_location,best_oa_location,locations,authorships"},
 		"api_key":  {"sekrit-key"},
 		"mailto":   {"me@example.org"},
 		"cursor":   {"*"},
@@ -585,5 +586,39 @@ func TestClientDoerSendsHeaders(t *testing.T) {
 	_, err = ClientDoer{}.Get(context.Background(), 0, "http://127.0.0.1:1/x?api_key=zzz", nil)
 	if err == nil || strings.Contains(err.Error(), "zzz") {
 		t.Fatalf("transport error not redacted: %v", err)
+	}
+}
+
+// Authors come from authorships, in order: the author's display name, else the raw
+// name as printed; empty ones are skipped and a huge list is capped.
+func TestAuthorsFromAuthorships(t *testing.T) {
+	var raw rawWork
+	doc := `{"id":"https://openalex.org/W1","display_name":"T","authorships":[
+		{"author":{"display_name":" Zoë Núñez "},"raw_author_name":"Z. Núñez"},
+		{"author":{"display_name":null},"raw_author_name":"K. Gödel"},
+		{"author":{"display_name":""},"raw_author_name":""},
+		{"author":{"display_name":"Ada {Lovelace}"}}]}`
+	if err := json.Unmarshal([]byte(doc), &raw); err != nil {
+		t.Fatal(err)
+	}
+	got := raw.work().Authors
+	want := []string{"Zoë Núñez", "K. Gödel", "Ada {Lovelace}"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("authors = %q, want %q", got, want)
+	}
+	raw.Authorships = make([]struct {
+		Author struct {
+			DisplayName string `json:"display_name"`
+		} `json:"author"`
+		RawAuthorName string `json:"raw_author_name"`
+	}, 5000)
+	for i := range raw.Authorships {
+		raw.Authorships[i].RawAuthorName = "A"
+	}
+	if n := len(raw.work().Authors); n != maxAuthors {
+		t.Errorf("%d authors kept of 5000, want %d", n, maxAuthors)
+	}
+	if (&rawWork{}).work().Authors != nil {
+		t.Error("a work without authorships has authors")
 	}
 }

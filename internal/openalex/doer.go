@@ -66,7 +66,7 @@ func (e *StatusError) Error() string {
 	if text == "" {
 		text = "unexpected status"
 	}
-	msg := fmt.Sprintf("HTTP %d %s from %s", e.Status, text, e.URL)
+	msg := fmt.Sprintf("HTTP %d %s from %s", e.Status, text, redact.Short(e.URL))
 	if e.RetryAfter != "" {
 		msg += " (Retry-After: " + e.RetryAfter + ")"
 	}

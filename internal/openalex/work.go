@@ -21,7 +21,8 @@ type Work struct {
 	ID        string // short form, "W123"
 	DOI       string // bare lower-case "10.x/y"; "" when the work has none
 	Title     string
-	Year      int // 0 when unknown
+	Authors   []string // display names in authorship order; nil when unknown
+	Year      int      // 0 when unknown
 	Type      string
 	PMID      string // digits only
 	PMCID     string // "PMC<n>"
@@ -71,7 +72,16 @@ type rawWork struct {
 	ContentURLs     *struct {
 		PDF string `json:"pdf"`
 	} `json:"content_urls"`
+	Authorships     []struct {
+		Author struct {
+			DisplayName string `json:"display_name"`
+		} `json:"author"`
+		RawAuthorName string `json:"raw_author_name"`
+	} `json:"authorships"`
 }
+
+// maxAuthors bounds the authors kept per work (a physics paper may list thousands).
+const maxAuthors = 100
 
 func (r *rawLocation) location() Location {
 	l := Location{
@@ -110,6 +120,18 @@ func (r *rawWork) work() Work {
 	}
 	if w.Title == "" {
 		w.Title = strings.TrimSpace(r.Title)
+	}
+	for _, a := range r.Authorships {
+		if len(w.Authors) == maxAuthors {
+			break
+		}
+		name := strings.TrimSpace(a.Author.DisplayName)
+		if name == "" {
+			name = strings.TrimSpace(a.RawAuthorName)
+		}
+		if name != "" {
+			w.Authors = append(w.Authors, name)
+		}
 	}
 	if r.BestOALocation != nil {
 		l := r.BestOALocation.location()

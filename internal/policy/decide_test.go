@@ -57,7 +57,7 @@ func TestStrings(t *testing.T) {
 	kinds := map[ErrKind]string{
 		ErrNone: "none", ErrTimeout: "timeout", ErrConnRefused: "connect_refused", ErrReset: "reset",
 		ErrTLS: "tls", ErrCanceled: "canceled", ErrBadScheme: "bad_scheme", ErrOther: "other",
-		ErrBlocked: "blocked_address", 200: "unknown",
+		ErrBlocked: "blocked_address", ErrTooSlow: "too_slow", 200: "unknown",
 	}
 	for k, want := range kinds {
 		if got := k.String(); got != want {
@@ -157,6 +157,8 @@ func TestContextualRules(t *testing.T) {
 		{"refused", Download, transport(ErrConnRefused), 1, 0, Retry, s / 2, "backoff"},
 		{"reset", Download, transport(ErrReset), 1, 0, Retry, s / 2, "backoff"},
 		{"other", Download, transport(ErrOther), 1, 0, Retry, s / 2, "backoff"},
+		{"too slow", Download, transport(ErrTooSlow), 1, 0, Retry, s / 2, "backoff"},
+		{"too slow", Download, transport(ErrTooSlow), 6, 0, Fail, 0, "max_attempts"},
 		{"503", Download, resp(503), 6, 0, Fail, 0, "max_attempts"},
 		{"refused", Download, transport(ErrConnRefused), 6, 0, Fail, 0, "max_attempts"},
 		{"503 retry-after 10", Download, withRA(503, "10"), 1, 0, Retry, 10 * s, "retry_after"},
@@ -222,7 +224,7 @@ func TestLegacyRules(t *testing.T) {
 	retryable := map[string]Outcome{
 		"408": resp(408), "429": resp(429), "500": resp(500), "502": resp(502), "503": resp(503), "504": resp(504),
 		"timeout": transport(ErrTimeout), "refused": transport(ErrConnRefused),
-		"reset": transport(ErrReset), "other": transport(ErrOther),
+		"reset": transport(ErrReset), "other": transport(ErrOther), "too_slow": transport(ErrTooSlow),
 	}
 	for _, op := range Operations() {
 		for name, o := range retryable {

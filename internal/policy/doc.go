@@ -14,7 +14,7 @@
 //	             501; 4xx except 408/429; 1xx; a status            operation and policy
 //	             outside 100..599
 //	timeout      ErrTimeout                                       retryable
-//	connection   ErrConnRefused, ErrReset, ErrOther               retryable
+//	connection   ErrConnRefused, ErrReset, ErrTooSlow, ErrOther   retryable
 //	rate limited 429                                              retryable
 //	unavailable  503                                              retryable
 //	server       408, 500, 502, 504                               retryable

@@ -28,11 +28,12 @@ const (
 	ErrBadScheme                  // the URL scheme is not http or https; not retryable
 	ErrOther                      // anything else; treated like a connection error
 	ErrBlocked                    // the network guard refused the address; not retryable
+	ErrTooSlow                    // the body arrived slower than the minimum speed; retryable
 	numErrKinds
 )
 
 var errKindNames = [numErrKinds]string{
-	"none", "timeout", "connect_refused", "reset", "tls", "canceled", "bad_scheme", "other", "blocked_address",
+	"none", "timeout", "connect_refused", "reset", "tls", "canceled", "bad_scheme", "other", "blocked_address", "too_slow",
 }
 
 // String returns the snake_case name used in logs, reasons and the manifest.
@@ -59,6 +60,11 @@ func isBlocked(err error) bool {
 	return ok && b.BlockedAddress()
 }
 
+// ErrBodyTooSlow reports a response body that arrived slower than the configured
+// minimum speed (download.min_speed over download.min_speed_window). Code that aborts
+// such a body wraps it so that ClassifyError returns ErrTooSlow.
+var ErrBodyTooSlow = errors.New("body slower than the minimum speed")
+
 // ClassifyError maps an error from http.Client.Do or from reading a response body to an
 // ErrKind. It inspects the whole wrap chain with errors.Is and errors.As, so callers may
 // wrap errors freely. The checks run in this order, the first match winning:
@@ -66,6 +72,7 @@ func isBlocked(err error) bool {
 //   - nil → ErrNone
 //   - context.Canceled → ErrCanceled
 //   - any error in the chain with BlockedAddress() true (AddressBlocker) → ErrBlocked
+//   - ErrBodyTooSlow → ErrTooSlow
 //   - context.DeadlineExceeded, os.ErrDeadlineExceeded, or any error in the chain whose
 //     Timeout() method reports true (net.Error, the client's Timeout, the TLS handshake
 //     timeout, ETIMEDOUT) → ErrTimeout
@@ -85,6 +92,8 @@ func ClassifyError(err error) ErrKind {
 		return ErrCanceled
 	case anyInChain(err, isBlocked):
 		return ErrBlocked
+	case errors.Is(err, ErrBodyTooSlow):
+		return ErrTooSlow
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		anyInChain(err, isTimeoutError):
 		return ErrTimeout

@@ -241,6 +241,7 @@ func TestClassifyWrapped(t *testing.T) {
 	}{
 		{"nil", nil, ErrNone},
 		{"canceled", context.Canceled, ErrCanceled},
+		{"too slow", fmt.Errorf("read body: %w", ErrBodyTooSlow), ErrTooSlow},
 		{"wrapped canceled", fmt.Errorf("fetch: %w", urlErr(context.Canceled)), ErrCanceled},
 		{"deadline", context.DeadlineExceeded, ErrTimeout},
 		{"os deadline", urlErr(&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}), ErrTimeout},

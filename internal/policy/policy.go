@@ -308,7 +308,7 @@ func classify(o Outcome) (class, string) {
 		return classTimeout, reasonTimeout
 	case ErrCanceled, ErrTLS, ErrBadScheme, ErrBlocked:
 		return classFatal, o.Err.String()
-	case ErrConnRefused, ErrReset:
+	case ErrConnRefused, ErrReset, ErrTooSlow:
 		return classConn, o.Err.String()
 	default: // ErrOther and out-of-range kinds
 		return classConn, reasonOther

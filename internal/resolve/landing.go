@@ -209,7 +209,7 @@ func (l *landingPage) fetch(ctx context.Context, page string) (string, Kind, err
 	hdr.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
 	resp, err := l.doer.Get(ctx, policy.Resolve, page, hdr)
 	if err != nil {
-		return "", KindUnknown, fmt.Errorf("GET %s: %w", redact.Redact(page), redact.Error(err))
+		return "", KindUnknown, redact.Error(err) // the Doer's error names the request and its URL
 	}
 	defer openalex.CloseBody(resp)
 	switch {

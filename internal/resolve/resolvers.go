@@ -39,7 +39,7 @@ func (h *httpBase) getJSON(ctx context.Context, u string, hdr http.Header, v any
 	hdr.Set("Accept", "application/json")
 	resp, err := h.doer.Get(ctx, policy.Resolve, u, hdr)
 	if err != nil {
-		return false, fmt.Errorf("GET %s: %w", redact.Redact(u), redact.Error(err))
+		return false, redact.Error(err) // the Doer's error names the request and its URL
 	}
 	defer openalex.CloseBody(resp)
 	switch {

@@ -91,7 +91,32 @@ type work struct {
 // exactly these.
 var openAlexFields = []string{"id", "doi", "title", "display_name", "publication_year", "publication_date",
 	"ids", "language", "type", "open_access", "primary_location", "best_oa_location", "locations",
-	"locations_count", "topics"}
+	"locations_count", "topics", "authorships"}
+
+// Author names of simulated works: one to three per work, chosen from the work's
+// number (not the scenario's random stream, so adding them changed no other field).
+var (
+	authorGiven  = []string{"Ada", "Grace", "Alan", "Emmy", "Kurt", "Sofia", "Niels", "Chien-Shiung", "Zoë", "José"}
+	authorFamily = []string{"Lovelace", "Hopper", "Turing", "Noether", "Gödel", "Kovalevskaya", "Bohr", "Wu", "Müller", "Núñez"}
+)
+
+func authorships(n int) []map[string]any {
+	k := 1 + n%3
+	out := make([]map[string]any, k)
+	for i := range k {
+		name := authorGiven[(n+i)%len(authorGiven)] + " " + authorFamily[(n/3+2*i)%len(authorFamily)]
+		pos := "middle"
+		switch i {
+		case 0:
+			pos = "first"
+		case k - 1:
+			pos = "last"
+		}
+		out[i] = map[string]any{"author_position": pos, "raw_author_name": name,
+			"author": map[string]any{"id": fmt.Sprintf("https://openalex.org/A%d", 5000000+10*n+i), "display_name": name}}
+	}
+	return out
+}
 
 var (
 	titleAdjectives = []string{"Robust", "Scalable", "Interpretable", "Efficient", "Bayesian", "Adaptive",
@@ -376,6 +401,7 @@ func (c *catalogue) place(sc Scenario, w *work, h, alt int, hostURLs []string, b
 		"locations":        mustJSON(locs),
 		"locations_count":  mustJSON(len(locs)),
 		"topics":           mustJSON(topics),
+		"authorships":      mustJSON(authorships(workNumber(w.ID))),
 	}
 
 	var first *upLoc
