@@ -64,7 +64,11 @@ func TestFileModesFollowUmask(t *testing.T) {
 			fmt.Fprint(rw, `<?xml version="1.0"?><article><body>full text</body></article>`)
 		case "/article/W3":
 			rw.Header().Set("Content-Type", "text/html")
-			fmt.Fprint(rw, `<!DOCTYPE html><html><head><title>W3</title></head><body><article>The full text of W3.</article></body></html>`)
+			// A page that declares itself the full text (citation_fulltext_html_url is
+			// its own URL), so the full-text rule keeps it.
+			fmt.Fprintf(rw, `<!DOCTYPE html><html><head><title>W3</title>`+
+				`<meta name="citation_fulltext_html_url" content="http://%s/article/W3"></head>`+
+				`<body><article>The full text of W3.</article></body></html>`, r.Host)
 		default:
 			http.NotFound(rw, r)
 		}

@@ -177,9 +177,10 @@ func TestLearningFileUnreadable(t *testing.T) {
 		if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
 			t.Errorf("the directory in the way was moved: %v", err)
 		}
-		// Once the path is usable, the next run saves there.
+		// Once the path is usable, the next run saves there, with no warning at all
+		// (the API key silences the one about OpenAlex's key).
 		os.Remove(path)
-		res = runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
+		res = runMain(t, w, w.env(t, map[string]string{"DOCSTOKG_OPENALEX_API_KEY": "k-123"}), "run", "--topic", "kg", "--mailto", "me@example.org",
 			"--out", filepath.Join(t.TempDir(), "out"), "--enable-provider-learning", "--provider-learning-path", path)
 		if res.code != ExitOK || strings.Contains(res.stderr, "level=WARN") {
 			t.Fatalf("exit %d\n%s", res.code, res.stderr)
@@ -194,8 +195,9 @@ func TestLearningFileUnreadable(t *testing.T) {
 		if err := os.Symlink(filepath.Base(path), path); err != nil {
 			t.Fatal(err)
 		}
-		res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
-			"--out", filepath.Join(t.TempDir(), "out"), "--enable-provider-learning", "--provider-learning-path", path)
+		res := runMain(t, w, w.env(t, map[string]string{"DOCSTOKG_OPENALEX_API_KEY": "k-123"}), "run", "--topic", "kg",
+			"--mailto", "me@example.org", "--out", filepath.Join(t.TempDir(), "out"), "--enable-provider-learning",
+			"--provider-learning-path", path)
 		if res.code != ExitOK {
 			t.Fatalf("exit %d\n%s", res.code, res.stderr)
 		}

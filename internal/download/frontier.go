@@ -363,9 +363,20 @@ func (f *frontier) wait(hostsChanged, slotsChanged <-chan struct{}) {
 			due = q.notBefore
 		}
 	}
-	for _, ws := range f.deferred {
-		if at := f.reopenAt(ws); !at.IsZero() && (due.IsZero() || at.Before(due)) {
-			due = at
+	// Deferred works are looked at on every pass of the loop; a timer for them is set
+	// only while no step runs (nothing else would wake the loop), and never further
+	// than max_wait ahead, so an idle loop looks again at least that often.
+	if f.running == 0 && len(f.deferred) > 0 {
+		limit := f.r.d.Clock.Now().Add(f.r.o.MaxWait)
+		for _, ws := range f.deferred {
+			at := f.reopenAt(ws)
+			if at.IsZero() {
+				continue
+			}
+			at = minTime(at, limit)
+			if due.IsZero() || at.Before(due) {
+				due = at
+			}
 		}
 	}
 	var timer <-chan struct{}
@@ -411,6 +422,13 @@ func (f *frontier) whenFree() map[string]*hostQueue {
 		return nil
 	}
 	return f.queues
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func (f *frontier) clearChangeMarks() {
