@@ -232,15 +232,7 @@ func TestSlotsParkedRequestsComeBackFirst(t *testing.T) {
 		_ = s.Unpark(context.Background())
 		back.Store(true)
 	}()
-	for {
-		s.mu.Lock()
-		w := s.waiting
-		s.mu.Unlock()
-		if w == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitForWaiters(s, 1)
 	s.give() // the other step ends
 	if s.take() {
 		t.Fatal("a new step took the worker ahead of the request waiting to unpark")
@@ -270,19 +262,24 @@ func TestSlotsUntakeWakesWaiter(t *testing.T) {
 		_ = s.Unpark(context.Background())
 		close(done)
 	}()
-	for {
-		s.mu.Lock()
-		w := s.waiting
-		s.mu.Unlock()
-		if w == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitForWaiters(s, 1)
 	s.untake()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the waiting request was not woken when the worker came back")
+	}
+}
+
+// waitForWaiters blocks until n requests wait to unpark.
+func waitForWaiters(s *slots, n int) {
+	for {
+		s.mu.Lock()
+		w := s.waiting
+		s.mu.Unlock()
+		if w == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

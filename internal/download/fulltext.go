@@ -231,7 +231,7 @@ func scanPage(raw []byte, pageURL string) *pageFacts {
 				}
 			case "meta":
 				if hasAttr && !end {
-					a := tagAttrs(z)
+					a := resolve.TagAttrs(z)
 					if strings.EqualFold(strings.TrimSpace(a["name"]), "citation_fulltext_html_url") {
 						f.fullTextURL = resolveAgainst(base, a["content"])
 					}
@@ -292,22 +292,6 @@ func sectionOf(h string) string {
 		}
 	}
 	return ""
-}
-
-// tagAttrs returns the first value of each attribute of the current tag, looking at
-// no more than 64 attributes.
-func tagAttrs(z *html.Tokenizer) map[string]string {
-	m := make(map[string]string, 4)
-	for range 64 {
-		k, v, more := z.TagAttr()
-		if _, dup := m[string(k)]; !dup {
-			m[string(k)] = string(v)
-		}
-		if !more {
-			break
-		}
-	}
-	return m
 }
 
 func resolveAgainst(base *url.URL, href string) string {

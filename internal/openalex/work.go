@@ -72,7 +72,7 @@ type rawWork struct {
 	ContentURLs     *struct {
 		PDF string `json:"pdf"`
 	} `json:"content_urls"`
-	Authorships     []struct {
+	Authorships []struct {
 		Author struct {
 			DisplayName string `json:"display_name"`
 		} `json:"author"`

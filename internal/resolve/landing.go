@@ -55,7 +55,7 @@ func ExtractPDFLink(r io.Reader, base *url.URL) (string, bool) {
 		}
 		switch string(name) {
 		case "meta":
-			a := attrs(z)
+			a := TagAttrs(z)
 			if isCitationPDF(a["name"]) || isCitationPDF(a["property"]) {
 				if u := resolveRef(docBase, a["content"]); u != "" {
 					return u, true
@@ -65,7 +65,7 @@ func ExtractPDFLink(r io.Reader, base *url.URL) (string, bool) {
 			if alternate != "" {
 				continue
 			}
-			a := attrs(z)
+			a := TagAttrs(z)
 			if hasToken(a["rel"], "alternate") && mediaType(a["type"]) == "application/pdf" {
 				alternate = resolveRef(docBase, a["href"])
 			}
@@ -73,7 +73,7 @@ func ExtractPDFLink(r io.Reader, base *url.URL) (string, bool) {
 			if anchor != "" {
 				continue
 			}
-			if u := resolveRef(docBase, attrs(z)["href"]); u != "" && hasPDFPath(u) {
+			if u := resolveRef(docBase, TagAttrs(z)["href"]); u != "" && hasPDFPath(u) {
 				anchor = u
 			}
 		case "base":
@@ -81,7 +81,7 @@ func ExtractPDFLink(r io.Reader, base *url.URL) (string, bool) {
 			if baseSeen {
 				continue
 			}
-			if href, ok := attrs(z)["href"]; ok {
+			if href, ok := TagAttrs(z)["href"]; ok {
 				baseSeen = true
 				if u := resolveRef(base, href); u != "" {
 					docBase, _ = url.Parse(u)
@@ -98,9 +98,10 @@ func ExtractPDFLink(r io.Reader, base *url.URL) (string, bool) {
 	return "", false
 }
 
-// attrs returns the first value of each attribute of the current tag (names are
-// lower-cased by the tokenizer), looking at no more than maxAttrs attributes.
-func attrs(z *html.Tokenizer) map[string]string {
+// TagAttrs returns the first value of each attribute of the tokenizer's current tag
+// (names are lower-cased by the tokenizer), looking at no more than maxAttrs
+// attributes. The downloader's page classifier reads tags the same way.
+func TagAttrs(z *html.Tokenizer) map[string]string {
 	m := make(map[string]string, 4)
 	for i := 0; i < maxAttrs; i++ {
 		k, v, more := z.TagAttr()
