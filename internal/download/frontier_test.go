@@ -283,3 +283,64 @@ func waitForWaiters(s *slots, n int) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A later resolver's https form of a candidate still waiting over http replaces it.
+func TestLaterHTTPSFormReplacesWaitingHTTPCandidate(t *testing.T) {
+	ws := newWorkState(&openalex.Work{ID: "W1"}, 0)
+	first := resolve.Candidate{URL: "http://example.org/a.pdf", Resolver: "openalex"}
+	if !ws.seen.Add(first) {
+		t.Fatal("first form not new")
+	}
+	ws.cands = append(ws.cands, first)
+	later := resolve.Candidate{URL: "https://example.org:443/a.pdf#x", Resolver: "unpaywall"}
+	if ws.seen.Add(later) {
+		t.Fatal("the https form counted as a new candidate")
+	}
+	ws.preferHTTPS(later)
+	if ws.cands[0].URL != later.URL || len(ws.cands) != 1 {
+		t.Fatalf("candidates %+v, want the one https form", ws.cands)
+	}
+	ws.preferHTTPS(resolve.Candidate{URL: "http://example.org/a.pdf"}) // http never replaces
+	if ws.cands[0].URL != later.URL {
+		t.Fatalf("an http form replaced the https one: %+v", ws.cands)
+	}
+}
+
+// A work whose only trace is a landing page without a link to full text ends as
+// landing_page_only, not no_oa_candidates.
+func TestLandingPageWithoutLinkEndsLandingPageOnly(t *testing.T) {
+	var base string
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/landing/W1" {
+			rw.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(rw, `<html><head><title>Record</title></head><body><p>Abstract only.</p></body></html>`)
+			return
+		}
+		loc := map[string]any{"is_oa": true, "landing_page_url": base + "/landing/W1"}
+		json.NewEncoder(rw).Encode(map[string]any{"meta": map[string]any{"count": 1}, "results": []any{
+			map[string]any{"id": "W1", "title": "One", "publication_year": 2021, "best_oa_location": loc, "locations": []any{loc}}}})
+	}))
+	t.Cleanup(srv.Close)
+	base = srv.URL
+	clk := clock.NewFake(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
+	fc := fetch.New(fetch.Options{Policy: policy.NewLegacy(policy.DefaultConfig()), MaxWait: time.Minute, Clock: clk,
+		Timeout: 2 * time.Second, LimitFor: func(string) fetch.HostLimit {
+			return fetch.HostLimit{RPS: 1000, Burst: 100, Concurrency: 8, Cooldown: time.Second}
+		}})
+	t.Cleanup(fc.CloseIdleConnections)
+	rs, err := resolve.Chain([]string{resolve.NameOpenAlex, resolve.NameLandingPage}, resolve.Options{Doer: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := New(Options{Out: out, Workers: 2, MaxBytes: 1 << 20, MinPDFBytes: 1024, MaxWait: time.Minute,
+		Query: openalex.Query{Search: "x"}, RunID: "test-run"},
+		Deps{Fetch: fc, OpenAlex: &openalex.Client{BaseURL: srv.URL, Doer: fc}, Resolvers: rs, Clock: clk})
+	sum, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ByReason["landing_page_only"] != 1 {
+		t.Fatalf("reasons %v, want landing_page_only", sum.ByReason)
+	}
+}

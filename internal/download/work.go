@@ -143,11 +143,27 @@ func (r *Runner) stepOnce(ctx context.Context, ws *workState) (res result, done 
 			if ws.seen.Add(c) {
 				ws.candidates++
 				ws.cands = append(ws.cands, c)
+				continue
 			}
+			ws.preferHTTPS(c)
 		}
 		return result{}, false
 	}
 	return r.settle(ctx, ws), true
+}
+
+// preferHTTPS: a later resolver offers the https form of a candidate that an earlier
+// one offered over http and that is still waiting: fetch the https one.
+func (ws *workState) preferHTTPS(c resolve.Candidate) {
+	if !resolve.IsHTTPSOf(c.URL, "") {
+		return
+	}
+	for i := range ws.cands {
+		if resolve.IsHTTPSOf(c.URL, ws.cands[i].URL) {
+			ws.cands[i].URL = c.URL
+			return
+		}
+	}
 }
 
 // settle is how a work ends once every resolver and candidate has been tried.
@@ -180,6 +196,11 @@ func (r *Runner) settle(ctx context.Context, ws *workState) result {
 			// malformed answer), not for a permanent answer such as a 403.
 			return result{class: manifest.ClassMiss, reason: ws.resolverFailed, transient: ws.transient}
 		}
+		if r.readLandingPages(ws.w) {
+			// The landing-page resolver read the work's pages without an error and
+			// found no link to full text on any: all there is, is landing pages.
+			return result{class: manifest.ClassMiss, reason: "landing_page_only"}
+		}
 		return result{class: manifest.ClassMiss, reason: "no_oa_candidates"}
 	}
 	last := ws.pages.final(ws.miss)
@@ -189,4 +210,22 @@ func (r *Runner) settle(ctx context.Context, ws *workState) result {
 	}
 	last.transient = ws.transient
 	return last
+}
+
+// readLandingPages reports whether the landing-page resolver is in the chain and the
+// work has a landing page for it to read.
+func (r *Runner) readLandingPages(w *openalex.Work) bool {
+	if r.o.DryRun {
+		return false
+	}
+	for _, rs := range r.d.Resolvers {
+		if rs.Name() == resolve.NameLandingPage {
+			for _, loc := range w.AllLocations() {
+				if loc.LandingPageURL != "" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

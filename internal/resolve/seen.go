@@ -69,6 +69,15 @@ func preferHTTPS(a, b string) bool {
 	return okA && okB && ka == kb && isScheme(a, "http") && isScheme(b, "https")
 }
 
+// IsHTTPSOf reports whether b is the https form of the http URL a (same canonical
+// key). With a empty it reports whether b is an https URL at all.
+func IsHTTPSOf(b, a string) bool {
+	if a == "" {
+		return isScheme(b, "https")
+	}
+	return preferHTTPS(a, b)
+}
+
 func isScheme(raw, scheme string) bool {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	return err == nil && strings.EqualFold(u.Scheme, scheme)
