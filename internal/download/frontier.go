@@ -34,12 +34,12 @@ type slots struct {
 
 func newSlots(n int) *slots { return &slots{free: n, changed: make(chan struct{})} }
 
-// take claims a worker for a new step, unless none is free or a parked request is
-// waiting for one.
+// take claims a worker for a new step, unless every free one is wanted by a parked
+// request waiting to unpark (those come first).
 func (s *slots) take() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.free <= 0 || s.waiting > 0 {
+	if s.free <= s.waiting {
 		return false
 	}
 	s.free--
@@ -62,7 +62,7 @@ func (s *slots) untake() {
 func (s *slots) free1() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.free > 0 && s.waiting == 0
+	return s.free > s.waiting
 }
 
 // give returns a worker.
@@ -155,6 +155,7 @@ func (f *frontier) run() {
 			break
 		}
 		f.wakeDeferred()
+		f.shedDeferred()
 		f.dispatch()
 		if f.discovery == nil && f.held == len(f.deferred) {
 			if !f.waitForDeferred() {
@@ -234,7 +235,9 @@ func (f *frontier) wakeDeferred() {
 			kept = append(kept, ws)
 			continue
 		}
-		f.ready = append(f.ready, newWorkState(ws.w, ws.rounds+1))
+		again := newWorkState(ws.w, ws.rounds+1)
+		again.started, again.last = true, ws.last // tried in this run: it gets a record
+		f.ready = append(f.ready, again)
 		woken++
 	}
 	clear(f.deferred[len(kept):])
@@ -242,6 +245,27 @@ func (f *frontier) wakeDeferred() {
 	if woken > 0 {
 		f.r.log.Info("retrying deferred works: their hosts reopened", "works", woken)
 	}
+}
+
+// shedDeferred makes room when the frontier is full: works deferred on hosts that
+// stay closed beyond max_wait (a spent quota, a long Retry-After) end as deferred now,
+// as they would at the end of the pass, so discovery can go on.
+func (f *frontier) shedDeferred() {
+	if f.held < f.capacity || len(f.deferred) == 0 {
+		return
+	}
+	limit := f.r.d.Clock.Now().Add(f.r.o.MaxWait)
+	kept := f.deferred[:0]
+	for _, ws := range f.deferred {
+		if f.reopenAt(ws).After(limit) {
+			f.held--
+			f.r.finish(ws.w, ws.last)
+			continue
+		}
+		kept = append(kept, ws)
+	}
+	clear(f.deferred[len(kept):])
+	f.deferred = kept
 }
 
 // waitForDeferred is the end of the main pass: everything left is deferred. It sleeps
@@ -255,6 +279,9 @@ func (f *frontier) waitForDeferred() bool {
 	var first time.Time
 	for _, ws := range f.deferred {
 		at := f.reopenAt(ws)
+		if !at.After(now) {
+			return true // reopened since the loop last looked
+		}
 		if at.Sub(now) > f.r.o.MaxWait {
 			continue
 		}
@@ -363,14 +390,18 @@ func (f *frontier) wait(hostsChanged, slotsChanged <-chan struct{}) {
 			due = q.notBefore
 		}
 	}
-	// Deferred works are looked at on every pass of the loop; a timer for them is set
-	// only while no step runs (nothing else would wake the loop), and never further
-	// than max_wait ahead, so an idle loop looks again at least that often.
-	if f.running == 0 && len(f.deferred) > 0 {
-		limit := f.r.d.Clock.Now().Add(f.r.o.MaxWait)
+	// Deferred works are looked at on every pass of the loop. A timer wakes the loop
+	// for one whose host reopens within max_wait while a worker is free to take it;
+	// one further away gets a timer (capped at max_wait, so an idle loop looks again at
+	// least that often) only while no step runs, since nothing else would wake the
+	// loop. (A long timer while requests run would also warp a test's auto-advancing
+	// clock under their feet.)
+	if len(f.deferred) > 0 && (f.running == 0 || f.slots.free1()) {
+		now := f.r.d.Clock.Now()
+		limit := now.Add(f.r.o.MaxWait)
 		for _, ws := range f.deferred {
 			at := f.reopenAt(ws)
-			if at.IsZero() {
+			if at.IsZero() || (at.After(limit) && f.running > 0) {
 				continue
 			}
 			at = minTime(at, limit)
@@ -408,10 +439,16 @@ func (f *frontier) wait(hostsChanged, slotsChanged <-chan struct{}) {
 		f.held++
 		f.ready = append(f.ready, newWorkState(w, 0))
 	case <-hostsChanged:
-		f.clearChangeMarks()
 	case <-slotsChanged:
 	case <-timer:
 	case <-f.ctx.Done():
+	}
+	// A host change may have come with another event that the select picked: the
+	// marks set against the channel of this turn are stale either way.
+	select {
+	case <-hostsChanged:
+		f.clearChangeMarks()
+	default:
 	}
 }
 
@@ -450,9 +487,14 @@ func (f *frontier) shutdown() {
 	}
 	for _, ws := range leftover {
 		ws.fallback.discard()
-		if ws.started {
-			f.r.finish(ws.w, result{class: manifest.ClassDeferred, reason: "interrupted"})
+		if !ws.started {
+			continue
 		}
+		res := result{class: manifest.ClassDeferred, reason: "interrupted"}
+		if ws.last.class != "" {
+			res = ws.last // deferred earlier in this run, and not tried again since
+		}
+		f.r.finish(ws.w, res)
 	}
 	for _, ws := range f.deferred {
 		f.r.finish(ws.w, ws.last)

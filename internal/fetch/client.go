@@ -550,13 +550,16 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // permit takes the request's permit for h: the one the scheduler acquired for this
-// step, when it is for h and h is still open, or a fresh one from the host.
+// step, when it is for h and no window came since, or a fresh one from the host.
 func (t *transport) permit(req *http.Request, h *host) (*Permit, error) {
-	if p := permitFrom(req.Context()); p != nil && p.h == h {
-		if until, _, _ := h.gate(); !until.After(t.c.o.Clock.Now()) && p.use() {
+	if p := permitFrom(req.Context()); p != nil {
+		if p.h == h && h.current(p, t.c.o.Clock.Now()) && p.use() {
 			return p, nil
 		}
-		p.Cancel() // the host closed since it was granted: queue again
+		// A window closed the host since it was granted (queue again, for the probe),
+		// or the step's first request goes to another host: give it back rather than
+		// hold the host's slot (or its probe) for the whole step.
+		p.Cancel()
 	}
 	p, err := h.acquire(req.Context(), t.c.o.Clock, t.c.o.MaxWait)
 	if err != nil {

@@ -51,6 +51,7 @@ type host struct {
 	probing       bool          // a probe is out; nothing else goes until it is answered
 	reopening     bool          // the probe follows a window: on success, ramp up from empty
 	ramp          int           // answers still to see before the full burst returns; 0 = none
+	windows       uint64        // windows closed so far: a permit from before one is stale
 	burst         int           // the burst wanted (configured, or learned)
 	stats         HostStats
 	lat           latencies
@@ -83,8 +84,9 @@ const defaultMaxPause = 30 * time.Second
 // when the answer arrives and release when its body is closed; a permit never used is
 // given back with Cancel.
 type Permit struct {
-	h     *host
-	probe bool
+	h      *host
+	probe  bool
+	window uint64 // the host's windows count when it was granted
 	mu    sync.Mutex
 	state uint8 // permitHeld, permitSent, permitDone
 }
@@ -152,7 +154,7 @@ func (h *host) admit(now time.Time, maxWait time.Duration) (p *Permit, retryAt t
 		return nil, now.Add(h.tokenDelay(now, maxWait)), nil
 	}
 	h.inflight++
-	p = &Permit{h: h}
+	p = &Permit{h: h, window: h.windows}
 	if h.unproven {
 		h.probing, p.probe = true, true
 	}
@@ -172,6 +174,15 @@ func (h *host) tokenDelay(now time.Time, maxWait time.Duration) time.Duration {
 	need := 1 - h.lim.TokensAt(now)
 	d := time.Duration(math.Ceil(need / float64(l) * float64(time.Second)))
 	return max(d, time.Millisecond)
+}
+
+// current reports whether p may still be sent: no window has closed the host since
+// it was granted (a permit from before a window would skip the half-open probe), and
+// the host is open.
+func (h *host) current(p *Permit, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return p.window == h.windows && !h.cooldownUntil.After(now)
 }
 
 // unadmit gives back an admission that sent nothing.
@@ -285,6 +296,7 @@ func (h *host) closeUntil(t time.Time, quota bool) {
 		h.cooldownUntil = t
 		h.quota = quota
 		h.unproven, h.reopening = true, true
+		h.windows++
 		h.signalLocked()
 	}
 	h.mu.Unlock()

@@ -222,3 +222,27 @@ func TestAcquireParksWhileWaiting(t *testing.T) {
 		t.Fatalf("parks %d, unparks %d; want the worker given back once while waiting", y.parks, y.unparks)
 	}
 }
+
+// A permit granted before a window is stale once the window closed the host, even
+// after the window ended: sending it would skip the half-open probe.
+func TestPermitFromBeforeAWindowIsStale(t *testing.T) {
+	now := start()
+	h := newHost("h", "web", HostLimit{RPS: 100, Burst: 10, Concurrency: 4})
+	h.answered(mustAdmit(t, h, now), now, 200)
+	h.release()
+	p, _, err := h.admit(now, time.Minute)
+	if err != nil || p == nil {
+		t.Fatal("no permit")
+	}
+	if !h.current(p, now) {
+		t.Fatal("a fresh permit is not current")
+	}
+	h.closeUntil(now.Add(time.Second), false)
+	if h.current(p, now.Add(2*time.Second)) {
+		t.Fatal("a permit from before the window is current after it")
+	}
+	p.Cancel()
+	if probe := mustAdmit(t, h, now.Add(2*time.Second)); !probe.probe {
+		t.Fatal("after the window the next request is not a probe")
+	}
+}
