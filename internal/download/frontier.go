@@ -134,6 +134,9 @@ type frontier struct {
 	hosts     []string // hosts with a queue, in round-robin order
 	rr        int
 	deferred  []*workState // ended deferred, waiting for their hosts to reopen
+	// deferredDue is the earliest time a deferred work's hosts reopen: windows are
+	// never shortened, so no deferred work needs looking at before it.
+	deferredDue time.Time
 	held      int          // works in the frontier: running, ready, queued or deferred
 	running   int
 	capacity  int
@@ -192,6 +195,9 @@ func (f *frontier) settle(o stepOutcome) {
 	if o.res.class == manifest.ClassDeferred && f.ctx.Err() == nil && ws.rounds < f.r.o.DeferRounds {
 		ws.last = o.res
 		f.deferred = append(f.deferred, ws)
+		if at := f.reopenAt(ws); f.deferredDue.IsZero() || at.Before(f.deferredDue) {
+			f.deferredDue = at
+		}
 		return
 	}
 	f.held--
@@ -228,11 +234,18 @@ func (f *frontier) wakeDeferred() {
 		return
 	}
 	now := f.r.d.Clock.Now()
+	if f.deferredDue.After(now) {
+		return
+	}
 	kept := f.deferred[:0]
 	woken := 0
+	f.deferredDue = time.Time{}
 	for _, ws := range f.deferred {
-		if f.reopenAt(ws).After(now) {
+		if at := f.reopenAt(ws); at.After(now) {
 			kept = append(kept, ws)
+			if f.deferredDue.IsZero() || at.Before(f.deferredDue) {
+				f.deferredDue = at
+			}
 			continue
 		}
 		again := newWorkState(ws.w, ws.rounds+1)
@@ -396,16 +409,10 @@ func (f *frontier) wait(hostsChanged, slotsChanged <-chan struct{}) {
 	// least that often) only while no step runs, since nothing else would wake the
 	// loop. (A long timer while requests run would also warp a test's auto-advancing
 	// clock under their feet.)
-	if len(f.deferred) > 0 && (f.running == 0 || f.slots.free1()) {
-		now := f.r.d.Clock.Now()
-		limit := now.Add(f.r.o.MaxWait)
-		for _, ws := range f.deferred {
-			at := f.reopenAt(ws)
-			if at.IsZero() || (at.After(limit) && f.running > 0) {
-				continue
-			}
-			at = minTime(at, limit)
-			if due.IsZero() || at.Before(due) {
+	if at := f.deferredDue; len(f.deferred) > 0 && !at.IsZero() && (f.running == 0 || f.slots.free1()) {
+		limit := f.r.d.Clock.Now().Add(f.r.o.MaxWait)
+		if !at.After(limit) || f.running == 0 {
+			if at = minTime(at, limit); due.IsZero() || at.Before(due) {
 				due = at
 			}
 		}
