@@ -344,3 +344,86 @@ func TestLandingPageWithoutLinkEndsLandingPageOnly(t *testing.T) {
 		t.Fatalf("reasons %v, want landing_page_only", sum.ByReason)
 	}
 }
+
+// A work deferred by a Retry-After beyond max_wait is retried as soon as its host
+// reopens, in the middle of the main pass, not only after everything else.
+func TestDeferredWorkRetriedMidPassWhenHostReopens(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewManual(t0)
+	closed := newPDFHost(t, clk, t0.Add(90*time.Second), "90") // beyond max_wait (60 s)
+	slow := newPDFHost(t, clk, time.Time{}, "")
+	var mu sync.Mutex
+	var closedServedAt, slowLastAt time.Time
+	closedHost, slowHost := fetch.HostOf(closed.srv.URL), fetch.HostOf(slow.srv.URL)
+	var works []map[string]any
+	for i := range 11 {
+		h := slow
+		if i == 0 {
+			h = closed
+		}
+		loc := map[string]any{"is_oa": true, "pdf_url": fmt.Sprintf("%s/pdf/W%d", h.srv.URL, i)}
+		works = append(works, map[string]any{"id": fmt.Sprintf("W%d", i), "title": fmt.Sprintf("Work %d", i),
+			"publication_year": 2021, "best_oa_location": loc, "locations": []any{loc}})
+	}
+	site := worksSite(t, works)
+	fc := fetch.New(fetch.Options{Policy: policy.NewLegacy(policy.DefaultConfig()), MaxWait: time.Minute, Clock: clk,
+		Timeout: 5 * time.Second, LimitFor: func(h string) fetch.HostLimit {
+			if h == slowHost {
+				return fetch.HostLimit{RPS: 0.05, Burst: 1, Concurrency: 1, Cooldown: time.Second} // one per 20 s
+			}
+			return fetch.HostLimit{RPS: 1000, Burst: 10, Concurrency: 4, Cooldown: time.Second}
+		},
+		Observe: func(host string, status int, _ policy.ErrKind, _ time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case host == closedHost && status == http.StatusOK:
+				closedServedAt = clk.Now()
+			case host == slowHost && status == http.StatusOK:
+				slowLastAt = clk.Now()
+			}
+		}})
+	t.Cleanup(fc.CloseIdleConnections)
+	rs, err := resolve.Chain([]string{resolve.NameOpenAlex}, resolve.Options{Doer: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := New(Options{Out: out, Workers: 4, MaxBytes: 1 << 20, MinPDFBytes: 1024, DeferRounds: 1, MaxWait: time.Minute,
+		Query: openalex.Query{Search: "x"}, RunID: "test-run"},
+		Deps{Fetch: fc, OpenAlex: &openalex.Client{BaseURL: site.URL, Doer: fc}, Resolvers: rs, Clock: clk})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var sum *Summary
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		sum, err = r.Run(ctx)
+		done <- err
+	}()
+	for finished := false; !finished; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished = true
+		case <-time.After(2 * time.Millisecond):
+			clk.Advance(500 * time.Millisecond)
+		case <-ctx.Done():
+			t.Fatal("run did not end")
+		}
+	}
+	if sum.ByClassification[manifest.ClassPDF] != 11 {
+		t.Fatalf("saved %v, want 11 PDFs", sum.ByClassification)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if at := closedServedAt.Sub(t0); at < 90*time.Second || at > 100*time.Second {
+		t.Errorf("the deferred work was fetched at +%s, want right after its host reopened at +90s", at)
+	}
+	if !closedServedAt.Before(slowLastAt) {
+		t.Errorf("the deferred work (+%s) was retried only after the main pass ended (+%s)",
+			closedServedAt.Sub(t0), slowLastAt.Sub(t0))
+	}
+}
