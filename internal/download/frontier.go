@@ -137,9 +137,9 @@ type frontier struct {
 	// deferredDue is the earliest time a deferred work's hosts reopen: windows are
 	// never shortened, so no deferred work needs looking at before it.
 	deferredDue time.Time
-	held      int          // works in the frontier: running, ready, queued or deferred
-	running   int
-	capacity  int
+	held        int // works in the frontier: running, ready, queued or deferred
+	running     int
+	capacity    int
 }
 
 func (r *Runner) newFrontier(ctx context.Context, works <-chan *openalex.Work) *frontier {

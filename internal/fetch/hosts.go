@@ -87,8 +87,8 @@ type Permit struct {
 	h      *host
 	probe  bool
 	window uint64 // the host's windows count when it was granted
-	mu    sync.Mutex
-	state uint8 // permitHeld, permitSent, permitDone
+	mu     sync.Mutex
+	state  uint8 // permitHeld, permitSent, permitDone
 }
 
 const (

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/docstokg/contentdl/internal/policy"
 )
 
 // RateInfo is what a response's rate-limit headers say. Each Has* flag tells whether
@@ -192,44 +194,12 @@ func headerValue(h http.Header, name string) string {
 	return strings.TrimSpace(strings.Join(v, ","))
 }
 
-// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP-date (IMF-fixdate,
-// RFC 850 or asctime). A date in the past is a zero delay; huge values are capped at
-// maxDelta. ok is false when the value is absent or malformed.
+// parseRetryAfter reads a Retry-After value with the one parser the project has
+// (policy.ParseRetryAfter, which the fetch path and the retry policy use too), and
+// clamps it to maxDelta so that now plus it stays a sane time to keep in the file.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if isDigits(v) {
-		if len(v) > 12 {
-			return maxDelta, true
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, false
-		}
-		if n > int64(maxDelta/time.Second) {
-			return maxDelta, true
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return clampTime(t, now).Sub(now), true
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	d, ok := policy.ParseRetryAfter(v, now)
+	return min(d, maxDelta), ok
 }
 
 // parseReset reads a reset value: delta seconds, a Unix time in seconds (> 1e9) or
