@@ -56,4 +56,3 @@ func TestFleetShard(t *testing.T) {
 		}
 	}
 }
-
