@@ -125,3 +125,22 @@ func allDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// FromName is the inverse of FileName: the shard of "manifest.shard-2-of-3.jsonl"
+// with base "manifest" and ext ".jsonl". ok is false for any other name, the
+// unsharded one included.
+func FromName(name, base, ext string) (s Shard, ok bool) {
+	rest, ok := strings.CutPrefix(name, base+".shard-")
+	if !ok {
+		return Shard{}, false
+	}
+	if rest, ok = strings.CutSuffix(rest, ext); !ok {
+		return Shard{}, false
+	}
+	i, n, ok := strings.Cut(rest, "-of-")
+	if !ok || strings.ContainsAny(rest, " /") {
+		return Shard{}, false
+	}
+	s, err := Parse(i + "/" + n)
+	return s, err == nil
+}

@@ -111,3 +111,25 @@ func TestNames(t *testing.T) {
 		t.Errorf("names of the zero shard: %q %q %q", z.String(), z.Tag(), z.FileName("manifest", ".jsonl"))
 	}
 }
+
+func TestFromName(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 3, 12} {
+		for i := 1; i <= n; i++ {
+			s := Shard{I: i, N: n}
+			if got, ok := FromName(s.FileName("manifest", ".jsonl"), "manifest", ".jsonl"); !ok || got != s {
+				t.Errorf("FromName(%s) = %v, %v", s.FileName("manifest", ".jsonl"), got, ok)
+			}
+			if got, ok := FromName(s.FileName(".lock", ""), ".lock", ""); !ok || got != s {
+				t.Errorf("FromName(%s) = %v, %v", s.FileName(".lock", ""), got, ok)
+			}
+		}
+	}
+	for _, name := range []string{"manifest.jsonl", "manifest.shard-0-of-3.jsonl", "manifest.shard-4-of-3.jsonl",
+		"manifest.shard-1-of-3.summary.json", "manifest.shard-1-of-3.jsonl.tmp", "manifest.shard-x-of-3.jsonl",
+		"manifest.shard- 1-of-3.jsonl", "other.shard-1-of-3.jsonl"} {
+		if s, ok := FromName(name, "manifest", ".jsonl"); ok {
+			t.Errorf("FromName(%q) = %v, want no shard", name, s)
+		}
+	}
+}
