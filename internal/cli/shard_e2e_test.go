@@ -265,11 +265,11 @@ func TestBadShardExits2(t *testing.T) {
 		getenv func(string) string
 		want   string
 	}{
-		{"0/3", append(run[:len(run):len(run)], "--shard", "0/3"), env, "fleet.shard = 0/3 (from flag --shard): I must be between 1 and N (3)"},
+		{"0/3", append(run[:len(run):len(run)], "--shard", "0/3"), env, "fleet.shard = 0/3 (from flag --shard): the shard (I) must be between 1 and N (3)"},
 		{"4/3", append(run[:len(run):len(run)], "--shard=4/3"), env, "fleet.shard = 4/3 (from flag --shard)"},
 		{"x", run, withEnv(env, "DOCSTOKG_FLEET_SHARD", "x"), "fleet.shard = x (from env DOCSTOKG_FLEET_SHARD): must be I/N"},
 		{"3", append(run[:len(run):len(run)], "--shard", "3"), env, "fleet.shard = 3 (from flag --shard): must be I/N"},
-		{"1/0", append(run[:len(run):len(run)], "--config", cfgFile), env, "fleet.shard = 1/0 (from file " + cfgFile + "): N must be at least 1"},
+		{"1/0", append(run[:len(run):len(run)], "--config", cfgFile), env, "fleet.shard = 1/0 (from file " + cfgFile + "): the number of shards (N) must be at least 1"},
 	} {
 		res := mainIn(c.args, c.getenv, "")
 		if res.code != ExitUsage {

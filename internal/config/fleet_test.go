@@ -39,9 +39,9 @@ func TestFleetShard(t *testing.T) {
 		want string
 	}{
 		{"flag 0/3", LoadOptions{Flags: testFlags(t, "--shard", "0/3")},
-			"config: fleet.shard = 0/3 (from flag --shard): I must be between 1 and N (3); shards are counted from 1"},
+			"config: fleet.shard = 0/3 (from flag --shard): the shard (I) must be between 1 and N (3); shards are counted from 1"},
 		{"env 4/3", LoadOptions{Getenv: envMap(map[string]string{"DOCSTOKG_FLEET_SHARD": "4/3"})},
-			"config: fleet.shard = 4/3 (from env DOCSTOKG_FLEET_SHARD): I must be between 1 and N (3); shards are counted from 1"},
+			"config: fleet.shard = 4/3 (from env DOCSTOKG_FLEET_SHARD): the shard (I) must be between 1 and N (3); shards are counted from 1"},
 		{"env x", LoadOptions{Getenv: envMap(map[string]string{"DOCSTOKG_FLEET_SHARD": "x"})},
 			"config: fleet.shard = x (from env DOCSTOKG_FLEET_SHARD): must be I/N, e.g. 1/3 (shard I of N, counted from 1)"},
 		{"file 1/0", LoadOptions{File: writeFile(t, "z.yaml", "fleet:\n  shard: 1/0\n")},

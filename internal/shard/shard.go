@@ -49,11 +49,11 @@ func Parse(s string) (Shard, error) {
 	case err1 != nil || err2 != nil:
 		return Shard{}, errors.New("must be I/N with whole numbers, e.g. 1/3 (shard I of N, counted from 1)")
 	case n < 1:
-		return Shard{}, errors.New("N must be at least 1")
+		return Shard{}, errors.New("the number of shards (N) must be at least 1")
 	case n > MaxN:
-		return Shard{}, fmt.Errorf("N must be at most %d", MaxN)
+		return Shard{}, fmt.Errorf("the number of shards (N) must be at most %d", MaxN)
 	case i < 1 || i > n:
-		return Shard{}, fmt.Errorf("I must be between 1 and N (%d); shards are counted from 1", n)
+		return Shard{}, fmt.Errorf("the shard (I) must be between 1 and N (%d); shards are counted from 1", n)
 	}
 	return Shard{I: i, N: n}, nil
 }
