@@ -78,7 +78,7 @@ func publisherRequests(s *sim.Sim) int64 {
 // resumes from all three manifests and downloads nothing. export reads them all.
 func TestShardsShareOneOut(t *testing.T) {
 	const n = 90
-	s, env := shardSim(t, n, 30*time.Millisecond)
+	s, env := shardSim(t, n, 60*time.Millisecond)
 	out := filepath.Join(t.TempDir(), "out")
 	prom := filepath.Join(t.TempDir(), "cdl.prom")
 	base := []string{"run", "--topic", "fleet test", "--out", out, "--workers", "4", "--json", "--progress", "never",
