@@ -248,7 +248,7 @@ func (r *Runner) discover(ctx context.Context, out chan<- *openalex.Work) error 
 				"line", lineNo, "id", id, "err", redact.Text(err.Error()))
 			return nil
 		}
-		if !r.inShard(w.ID) {
+		if !r.o.Shard.Contains(w.ID) {
 			return nil
 		}
 		n++
