@@ -176,12 +176,16 @@ func TestShardsShareOneOut(t *testing.T) {
 	}
 
 	// A run without --shard resumes from the three shard manifests: nothing to fetch.
-	res := mainIn([]string{"run", "--topic", "fleet test", "--out", out, "--json", "--progress", "never"}, env, "")
+	res := mainIn([]string{"run", "--topic", "fleet test", "--out", out, "--json", "--progress", "never"},
+		withEnv(env, "DOCSTOKG_LOG_LEVEL", "info"), "")
 	if res.code != ExitOK {
 		t.Fatalf("unsharded rerun: exit %d\n%s", res.code, res.stderr)
 	}
 	if got := publisherRequests(s) - downloads; got != 0 {
 		t.Errorf("the unsharded rerun made %d publisher requests, want 0", got)
+	}
+	if strings.Contains(res.stderr, "removed temp files") {
+		t.Errorf("the rerun took the shards' empty temp folders for leftovers of a killed run:\n%s", res.stderr)
 	}
 	rerun := latestByWork(readManifest(t, filepath.Join(out, manifest.FileName)), "")
 	if len(rerun) != n {

@@ -69,7 +69,10 @@ func TestShardTempFolder(t *testing.T) {
 	if _, err := os.Stat(f.Name()); err != nil {
 		t.Errorf("shard 1 removed shard 2's temp file: %v", err)
 	}
-	if n, err := (&store{out: out}).cleanTemp(); err != nil || n != 2 {
-		t.Errorf("an unsharded run cleaned %d, %v; want both shard folders", n, err)
+	if n, err := (&store{out: out}).cleanTemp(); err != nil || n != 1 {
+		t.Errorf("an unsharded run cleaned %d files, %v; want shard 2's one file", n, err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(out, ".tmp")); len(ents) != 0 {
+		t.Errorf(".tmp still holds %d entries after an unsharded run cleaned it", len(ents))
 	}
 }

@@ -136,8 +136,15 @@ func (s *store) cleanTemp() (int, error) {
 	}
 	n := 0
 	for _, e := range ents {
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err == nil {
-			n++
+		p := filepath.Join(dir, e.Name())
+		left := 1
+		if e.IsDir() {
+			// a shard's folder: what counts is the files left in it
+			sub, _ := os.ReadDir(p)
+			left = len(sub)
+		}
+		if err := os.RemoveAll(p); err == nil {
+			n += left
 		}
 	}
 	return n, nil
