@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/docstokg/contentdl/internal/redact"
 	"github.com/docstokg/contentdl/internal/report"
 	"github.com/docstokg/contentdl/internal/resolve"
+	"github.com/docstokg/contentdl/internal/shard"
 )
 
 // RunOptions are the run command's own inputs (the rest comes from config).
@@ -106,6 +108,8 @@ A second run resumes: saved works are skipped, deferred and missed works are ret
 	f.Bool("enable-contextual-retry", false, "use the contextual per-operation retry policy (config: enable_contextual_retry)")
 	f.Bool("enable-provider-learning", false, "learn per-host rate limits from 429s and headers (config: enable_provider_learning)")
 	f.String("provider-learning-path", "", "learning state file (default $XDG_STATE_HOME/contentdl/provider-learning.json)")
+	f.String("shard", "", "only the works of shard I of N, e.g. 1/3, by a stable hash of the W-id; files get .shard-I-of-N (config: fleet.shard; docs/fleet.md)")
+	_ = f.SetAnnotation("shard", config.FlagAnnotation, []string{"fleet.shard"})
 	return cmd
 }
 
@@ -230,10 +234,13 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		logOut = prog.LogWriter()
 	}
 	log := newLogger(logOut, logLevel, cfg.LogFormat)
+	sh := cfg.Fleet.ShardSpec()
 	var metrics *report.Metrics
 	var observe func(string, int, policy.ErrKind, time.Duration)
-	if o.MetricsFile != "" {
+	metricsFile := shardMetricsPath(o.MetricsFile, sh)
+	if metricsFile != "" {
 		metrics = report.NewMetrics()
+		metrics.Shard = sh.String()
 		observe = metrics.ObserveRequest
 	}
 
@@ -323,7 +330,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		Query: openalex.Query{Search: o.Topic, TopicID: o.TopicID, YearStart: o.YearStart, YearEnd: o.YearEnd,
 			OAOnly: o.OAOnly, MaxWorks: cfg.MaxWorks},
 		Input: input, InputName: inputName, RunID: newRunID(clk.Now()), Learning: cfg.EnableProviderLearning,
-		NoUpgrade: cfg.NoUpgrade,
+		NoUpgrade: cfg.NoUpgrade, Shard: sh,
 	}, deps)
 
 	stopSaver := func() {}
@@ -337,8 +344,8 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 			if errors.Is(retErr, download.ErrLocked) || errors.Is(retErr, download.ErrOutputNotWritable) {
 				s = nil // no run happened; still record a failed run and its time
 			}
-			if err := metrics.WriteFile(o.MetricsFile, s, retErr == nil); err != nil {
-				log.Warn("metrics file not written", "path", o.MetricsFile, "err", err)
+			if err := metrics.WriteFile(metricsFile, s, retErr == nil); err != nil {
+				log.Warn("metrics file not written", "path", metricsFile, "err", err)
 			}
 		}()
 	}
@@ -389,6 +396,17 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		return &exitError{code: ExitIncomplete}
 	}
 	return nil
+}
+
+// shardMetricsPath gives each shard its own metrics file: "kg.prom" becomes
+// "kg.shard-1-of-3.prom", so shards that share a config (and node_exporter's textfile
+// folder) never overwrite each other's. "" stays "".
+func shardMetricsPath(path string, s shard.Shard) string {
+	if path == "" || !s.Enabled() {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return s.FileName(strings.TrimSuffix(path, ext), ext)
 }
 
 // learningFix tells the user how to make the learning file usable again.

@@ -20,6 +20,7 @@ import (
 	"github.com/docstokg/contentdl/internal/learning"
 	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/shard"
 )
 
 // Resolver names accepted in resolvers.order, in the default order.
@@ -103,6 +104,8 @@ type Config struct {
 	Network Network `mapstructure:"network" yaml:"network"`
 	// Learning tunes provider rate-limit learning.
 	Learning Learning `mapstructure:"learning" yaml:"learning"`
+	// Fleet splits the work between several processes (docs/fleet.md).
+	Fleet Fleet `mapstructure:"fleet" yaml:"fleet"`
 
 	// origin maps each key to the layer that set it ("default", "file /x.yaml",
 	// "env DOCSTOKG_WORKERS", "flag --workers"). Nil for a Config not built by Load.
@@ -262,6 +265,22 @@ type Learning struct {
 	ForgetAfter time.Duration `mapstructure:"forget_after" yaml:"forget_after"`
 	// SaveEvery is the minimum interval between saves of the state file during a run.
 	SaveEvery time.Duration `mapstructure:"save_every" yaml:"save_every"`
+}
+
+// Fleet is the fleet section.
+type Fleet struct {
+	// Shard is "I/N": this run does only the works of shard I of N (1-based), chosen
+	// by a stable hash of the OpenAlex W-id (internal/shard); "" does every work.
+	Shard string `mapstructure:"shard" yaml:"shard"`
+}
+
+// ShardSpec returns Shard parsed. Call it on a validated Config only.
+func (f Fleet) ShardSpec() shard.Shard {
+	s, err := shard.Parse(f.Shard)
+	if err != nil {
+		panic("config: ShardSpec on an unvalidated fleet.shard: " + err.Error())
+	}
+	return s
 }
 
 // Tier is one step of the 429-episode reduction schedule.

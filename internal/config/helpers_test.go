@@ -47,6 +47,7 @@ func testFlags(t *testing.T, args ...string) *pflag.FlagSet {
 	fs.Float64("min-rps", 0, "")
 	fs.StringSlice("resolvers", nil, "")
 	fs.Duration("timeout", 0, "")
+	fs.String("shard", "", "")
 	for name, key := range map[string]string{
 		"openalex-base-url": "openalex.base_url",
 		"rps":               "rate_limits.default.rps",
@@ -54,6 +55,7 @@ func testFlags(t *testing.T, args ...string) *pflag.FlagSet {
 		"min-rps":           "learning.min_rps",
 		"resolvers":         "resolvers.order",
 		"timeout":           "download.timeout",
+		"shard":             "fleet.shard",
 	} {
 		if err := fs.SetAnnotation(name, FlagAnnotation, []string{key}); err != nil {
 			t.Fatal(err)

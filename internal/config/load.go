@@ -314,6 +314,7 @@ func (c *Config) normalize(getenv func(string) string) {
 		h := &c.RateLimits.Hosts[i]
 		h.Host = strings.ToLower(strings.TrimSpace(h.Host))
 	}
+	c.Fleet.Shard = strings.TrimSpace(c.Fleet.Shard)
 	for _, list := range [][]string{c.Network.Deny, c.Network.Allow} {
 		for i, e := range list {
 			list[i] = strings.TrimSpace(e)

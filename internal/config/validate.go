@@ -12,6 +12,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/shard"
 )
 
 // Limits enforced by Validate.
@@ -160,6 +161,9 @@ func (c *Config) Validate() error {
 
 	c.validateNetwork(k)
 	c.validateLearning(k)
+	if _, err := shard.Parse(c.Fleet.Shard); err != nil {
+		k.fail("fleet.shard", "fleet.shard", c.Fleet.Shard, err.Error())
+	}
 
 	if k.err != nil {
 		return k.err

@@ -13,7 +13,8 @@ import (
 	"github.com/docstokg/contentdl/internal/openalex"
 )
 
-// CheckpointFile is the discovery checkpoint under OUT.
+// CheckpointFile is the discovery checkpoint under OUT of a run without a shard
+// (CheckpointName gives each shard's).
 const CheckpointFile = "discovery.checkpoint.json"
 
 // ReasonBudgetExhausted is the summary's stop reason (and a work's miss reason) when
@@ -49,11 +50,11 @@ type checkpoint struct {
 	err     error          // the first write error (logged once by the runner)
 }
 
-// openCheckpoint reads OUT's checkpoint for query. It returns the cursor to resume
+// openCheckpoint reads the checkpoint at path for query. It returns the cursor to resume
 // from ("" to start at the beginning): only a checkpoint of the same query that did
 // not complete is resumed.
-func openCheckpoint(out, query string, now func() time.Time) (*checkpoint, string) {
-	cp := &checkpoint{path: filepath.Join(out, CheckpointFile), query: query, now: now,
+func openCheckpoint(path, query string, now func() time.Time) (*checkpoint, string) {
+	cp := &checkpoint{path: path, query: query, now: now,
 		cursors: map[int]string{}, pending: map[int]int{}, pageOf: map[string]int{}}
 	data, err := os.ReadFile(cp.path)
 	if err != nil {
@@ -161,23 +162,24 @@ func (r *Runner) search(ctx context.Context, emit func(openalex.Work) error) err
 	if r.o.DryRun {
 		// A dry run saves nothing: a checkpoint of it would make the next real run
 		// skip the pages it looked at.
-		return r.d.OpenAlex.Search(ctx, r.o.Query, r.setTotal, emit)
+		return r.d.OpenAlex.SearchFrom(ctx, r.o.Query, openalex.Paging{Keep: r.o.Shard.Contains}, r.setTotal, emit)
 	}
 	key, err := r.d.OpenAlex.QueryKey(r.o.Query)
 	if err != nil {
 		return err
 	}
-	cp, from := openCheckpoint(r.o.Out, key, r.d.Clock.Now)
+	name := CheckpointName(r.o.Shard)
+	cp, from := openCheckpoint(filepath.Join(r.o.Out, name), key, r.d.Clock.Now)
 	if r.o.NoResume {
 		from = ""
 	}
 	if from != "" {
-		r.log.Info("resuming discovery from the saved cursor", "checkpoint", CheckpointFile)
+		r.log.Info("resuming discovery from the saved cursor", "checkpoint", name)
 	}
 	r.mu.Lock()
 	r.cp = cp
 	r.mu.Unlock()
-	err = r.d.OpenAlex.SearchFrom(ctx, r.o.Query, openalex.Paging{From: from, OnPage: cp.onPage}, r.setTotal,
+	err = r.d.OpenAlex.SearchFrom(ctx, r.o.Query, openalex.Paging{From: from, OnPage: cp.onPage, Keep: r.o.Shard.Contains}, r.setTotal,
 		func(w openalex.Work) error {
 			r.mu.Lock()
 			dup := r.seenWorks[w.ID]

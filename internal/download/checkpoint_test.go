@@ -26,7 +26,7 @@ func readCheckpoint(t *testing.T, out string) checkpointData {
 func TestCheckpointCursorFollowsUnfinishedWorks(t *testing.T) {
 	out := t.TempDir()
 	now := func() time.Time { return time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC) }
-	cp, from := openCheckpoint(out, "q=1", now)
+	cp, from := openCheckpoint(filepath.Join(out, CheckpointFile), "q=1", now)
 	if from != "" {
 		t.Fatalf("fresh checkpoint resumes from %q", from)
 	}
@@ -49,21 +49,21 @@ func TestCheckpointCursorFollowsUnfinishedWorks(t *testing.T) {
 		t.Fatalf("checkpoint %+v, want c2", d)
 	}
 	cp.finished("W-unknown") // ignored
-	_, from = openCheckpoint(out, "q=1", now)
+	_, from = openCheckpoint(filepath.Join(out, CheckpointFile), "q=1", now)
 	if from != "c2" {
 		t.Fatalf("resume from %q, want c2", from)
 	}
 	// Another query, or a complete search, starts from the beginning.
-	if _, from := openCheckpoint(out, "q=2", now); from != "" {
+	if _, from := openCheckpoint(filepath.Join(out, CheckpointFile), "q=2", now); from != "" {
 		t.Fatalf("another query resumes from %q", from)
 	}
 	cp.complete()
-	if _, from := openCheckpoint(out, "q=1", now); from != "" {
+	if _, from := openCheckpoint(filepath.Join(out, CheckpointFile), "q=1", now); from != "" {
 		t.Fatalf("a complete search resumes from %q", from)
 	}
 	// A damaged file is ignored.
 	os.WriteFile(filepath.Join(out, CheckpointFile), []byte("{torn"), 0o644)
-	if _, from := openCheckpoint(out, "q=1", now); from != "" {
+	if _, from := openCheckpoint(filepath.Join(out, CheckpointFile), "q=1", now); from != "" {
 		t.Fatalf("a damaged checkpoint resumes from %q", from)
 	}
 }

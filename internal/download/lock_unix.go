@@ -3,27 +3,92 @@
 package download
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 
 	"github.com/docstokg/contentdl/internal/fileperm"
+	"github.com/docstokg/contentdl/internal/shard"
 )
 
-// lockDir takes an exclusive advisory lock on OUT/.lock so two runs cannot share OUT.
-// The kernel drops it when the process dies, so a killed run never leaves it behind.
-func lockDir(out string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(out, ".lock"), os.O_CREATE|os.O_RDWR, fileperm.Shared)
+// lockDir locks OUT for one run with advisory flock(2) locks, which the kernel drops
+// when the process dies, so a killed run never leaves one behind. The rule
+// (docs/fleet.md):
+//
+//   - a run without a shard holds OUT/.lock exclusively: no other run may share OUT;
+//   - a run of shard I/N holds OUT/.lock shared, so shards exclude a run without a
+//     shard (and are excluded by it) but not each other, and OUT/.lock.shard-I-of-N
+//     exclusively, so the same shard cannot run twice;
+//   - a shard then checks that no shard of another split (another N) is running: its
+//     works overlap this one's. It tries each other .lock.shard-J-of-M (M ≠ N) with a
+//     shared lock and lets go at once; one that is held refuses the run.
+//
+// Every shard takes its own lock before it looks at the others, so of two runs of
+// different splits starting together at least one sees the other (both may refuse;
+// neither can miss the other).
+func lockDir(out string, s shard.Shard) (func(), error) {
+	if !s.Enabled() {
+		f, err := flockFile(filepath.Join(out, ".lock"), syscall.LOCK_EX)
+		if err != nil {
+			return nil, lockError(out, err, "another run is using it")
+		}
+		return func() { unflock(f) }, nil
+	}
+	dir, err := flockFile(filepath.Join(out, ".lock"), syscall.LOCK_SH)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrOutputNotWritable, err)
+		return nil, lockError(out, err, "a run without --shard is using it")
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%w: %s", ErrLocked, out)
+	own, err := flockFile(filepath.Join(out, s.FileName(".lock", "")), syscall.LOCK_EX)
+	if err != nil {
+		unflock(dir)
+		return nil, lockError(out, err, "shard "+s.String()+" is already running there")
 	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	others, _ := filepath.Glob(filepath.Join(out, ".lock.shard-*-of-*"))
+	for _, p := range others {
+		other, ok := shard.FromName(filepath.Base(p), ".lock", "")
+		if !ok || other.N == s.N {
+			continue
+		}
+		f, err := flockFile(p, syscall.LOCK_SH)
+		if err != nil {
+			unflock(own)
+			unflock(dir)
+			return nil, lockError(out, err, fmt.Sprintf("shard %s of another split is running there; shards of one OUT must share N", other))
+		}
+		unflock(f)
+	}
+	return func() { unflock(own); unflock(dir) }, nil
+}
+
+// errHeld says a lock is held by another run.
+var errHeld = errors.New("held")
+
+func lockError(out string, err error, why string) error {
+	if errors.Is(err, errHeld) {
+		return fmt.Errorf("%w: %s: %s", ErrLocked, out, why)
+	}
+	return fmt.Errorf("%w: %w", ErrOutputNotWritable, err)
+}
+
+// flockFile opens (creating) path and locks it without waiting.
+func flockFile(path string, how int) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, fileperm.Shared)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
 		f.Close()
-	}, nil
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errHeld
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+func unflock(f *os.File) {
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	f.Close()
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/docstokg/contentdl/internal/policy"
 	"github.com/docstokg/contentdl/internal/redact"
 	"github.com/docstokg/contentdl/internal/resolve"
+	"github.com/docstokg/contentdl/internal/shard"
 )
 
 // Options are the run's settings, already validated by the caller.
@@ -43,7 +44,8 @@ type Options struct {
 	InputName   string
 	RunID       string
 	Learning    bool
-	NoUpgrade   bool // keep works saved as XML/HTML as they are (upgrade.go)
+	NoUpgrade   bool        // keep works saved as XML/HTML as they are (upgrade.go)
+	Shard       shard.Shard // only this shard's works, in its own files (shard.go); zero = all
 }
 
 // Deps are the parts a run talks through.
@@ -101,7 +103,7 @@ func New(o Options, d Deps) *Runner {
 	if o.Workers < 1 {
 		o.Workers = 1
 	}
-	return &Runner{o: o, d: d, log: d.Logger, store: &store{out: o.Out},
+	return &Runner{o: o, d: d, log: d.Logger, store: &store{out: o.Out, sub: o.Shard.Tag()},
 		byClass: map[string]int{}, byReason: map[string]int{}, seenWorks: map[string]bool{}}
 }
 
@@ -130,11 +132,11 @@ type result struct {
 // still writes the manifest and the summary.
 func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	sum := &Summary{RunID: r.o.RunID, StartedAt: r.d.Clock.Now().UTC(), RetryPolicy: r.d.Fetch.PolicyName(),
-		ProviderLearning: r.o.Learning}
+		ProviderLearning: r.o.Learning, Shard: r.o.Shard.String()}
 	if err := r.store.prepare(); err != nil {
 		return sum, fmt.Errorf("%w: %w", ErrOutputNotWritable, err)
 	}
-	unlock, err := lockDir(r.o.Out)
+	unlock, err := lockDir(r.o.Out, r.o.Shard)
 	if err != nil {
 		return sum, err
 	}
@@ -144,9 +146,13 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	} else if n > 0 {
 		r.log.Info("removed temp files left by an interrupted run", "count", n)
 	}
-	manPath := filepath.Join(r.o.Out, "manifest.jsonl")
+	manPath := filepath.Join(r.o.Out, ManifestName(r.o.Shard))
 	if !r.o.NoResume || r.o.Revalidate {
-		if r.index, err = manifest.LoadIndex(manPath, r.log); err != nil {
+		files, err := r.resumeManifests()
+		if err == nil {
+			r.index, err = manifest.LoadIndexFiles(files, r.log)
+		}
+		if err != nil {
 			return sum, err
 		}
 	}
@@ -173,7 +179,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 		sum.DiscoveryError = redact.Text(discErr.Error())
 	}
 	sum.Interrupted = ctx.Err() != nil
-	if werr := writeSummary(filepath.Join(r.o.Out, "manifest.summary.json"), sum); werr != nil {
+	if werr := writeSummary(filepath.Join(r.o.Out, SummaryName(r.o.Shard)), sum); werr != nil {
 		cerr = errors.Join(cerr, werr)
 	}
 	if ctx.Err() != nil {
@@ -221,6 +227,9 @@ func (r *Runner) discover(ctx context.Context, out chan<- *openalex.Work) error 
 		if r.o.Query.MaxWorks > 0 && n >= r.o.Query.MaxWorks {
 			return errStopInput
 		}
+		if !r.inShard(id) {
+			return nil // another shard's work (shard.go)
+		}
 		w, err := r.d.OpenAlex.Lookup(ctx, id)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -239,6 +248,9 @@ func (r *Runner) discover(ctx context.Context, out chan<- *openalex.Work) error 
 				"line", lineNo, "id", id, "err", redact.Text(err.Error()))
 			return nil
 		}
+		if !r.o.Shard.Contains(w.ID) {
+			return nil
+		}
 		n++
 		return emit(w)
 	}, func(lineNo int, line string, err error) {
@@ -253,6 +265,7 @@ func (r *Runner) discover(ctx context.Context, out chan<- *openalex.Work) error 
 var errStopInput = errors.New("max works reached")
 
 func (r *Runner) setTotal(n int) {
+	n = r.shardTotal(n)
 	if r.o.Query.MaxWorks > 0 && n > r.o.Query.MaxWorks {
 		n = r.o.Query.MaxWorks
 	}

@@ -106,15 +106,18 @@ func FileName(year int, title, workID string, k Kind) string {
 // store owns OUT: its output folders and its temp folder.
 type store struct {
 	out string
+	sub string // a shard's own folder under .tmp ("" = .tmp itself), so shards sharing OUT never clean each other's temp files
 }
 
+func (s *store) tmpDir() string { return filepath.Join(s.out, dirTmp, s.sub) }
+
 func (s *store) prepare() error {
-	for _, d := range []string{"", dirPDF, dirXML, dirHTML, dirTmp} {
+	for _, d := range []string{"", dirPDF, dirXML, dirHTML, filepath.Join(dirTmp, s.sub)} {
 		if err := os.MkdirAll(filepath.Join(s.out, d), 0o755); err != nil {
 			return fmt.Errorf("output directory %s: %w", s.out, err)
 		}
 	}
-	probe, err := os.CreateTemp(filepath.Join(s.out, dirTmp), "probe-*")
+	probe, err := os.CreateTemp(s.tmpDir(), "probe-*")
 	if err != nil {
 		return fmt.Errorf("output directory %s is not writable: %w", s.out, err)
 	}
@@ -123,16 +126,25 @@ func (s *store) prepare() error {
 }
 
 // cleanTemp removes leftovers of an earlier run that was killed. It returns how many.
+// A shard cleans its own folder; a run without a shard (which excludes every shard,
+// lock_unix.go) cleans the whole of .tmp.
 func (s *store) cleanTemp() (int, error) {
-	dir := filepath.Join(s.out, dirTmp)
+	dir := s.tmpDir()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, e := range ents {
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err == nil {
-			n++
+		p := filepath.Join(dir, e.Name())
+		left := 1
+		if e.IsDir() {
+			// a shard's folder: what counts is the files left in it
+			sub, _ := os.ReadDir(p)
+			left = len(sub)
+		}
+		if err := os.RemoveAll(p); err == nil {
+			n += left
 		}
 	}
 	return n, nil
@@ -141,7 +153,7 @@ func (s *store) cleanTemp() (int, error) {
 // createTemp makes the temp file a body is streamed into. It is created with
 // fileperm.Shared, so the file renamed into place is 0666 &^ umask.
 func (s *store) createTemp() (*os.File, error) {
-	return fileperm.CreateTemp(filepath.Join(s.out, dirTmp), "dl-*.part", fileperm.Shared)
+	return fileperm.CreateTemp(s.tmpDir(), "dl-*.part", fileperm.Shared)
 }
 
 // commit fsyncs and closes the temp file, then renames it into place atomically and

@@ -13,7 +13,7 @@ import (
 	"github.com/docstokg/contentdl/internal/openalex"
 )
 
-// Summary is what manifest.summary.json holds and what --json prints.
+// Summary is what manifest.summary.json (a shard's manifest.shard-I-of-N.summary.json) holds and what --json prints.
 type Summary struct {
 	RunID            string    `json:"run_id"`
 	StartedAt        time.Time `json:"started_at"`
@@ -21,13 +21,15 @@ type Summary struct {
 	DurationSeconds  float64   `json:"duration_seconds"`
 	RetryPolicy      string    `json:"retry_policy"`
 	ProviderLearning bool      `json:"provider_learning"`
-	Works            int       `json:"works"`
-	Saved            int       `json:"saved"`
-	Failed           int       `json:"failed"`
-	Deferred         int       `json:"deferred"`
-	Interrupted      bool      `json:"interrupted"`
-	InputErrors      int       `json:"input_errors,omitempty"`
-	DiscoveryError   string    `json:"discovery_error,omitempty"`
+	// Shard is "I/N" for a run of one shard (--shard), omitted otherwise.
+	Shard          string `json:"shard,omitempty"`
+	Works          int    `json:"works"`
+	Saved          int    `json:"saved"`
+	Failed         int    `json:"failed"`
+	Deferred       int    `json:"deferred"`
+	Interrupted    bool   `json:"interrupted"`
+	InputErrors    int    `json:"input_errors,omitempty"`
+	DiscoveryError string `json:"discovery_error,omitempty"`
 	// StopReason says why the run stopped early on purpose: "budget_exhausted" when
 	// openalex.max_cost_usd was reached (exit 3; a later run resumes).
 	StopReason string `json:"stop_reason,omitempty"`

@@ -76,22 +76,8 @@ type Work struct {
 }
 
 // ManifestFiles lists OUT's manifest files: manifest.jsonl first (if present), then
-// the shard manifests in name order.
-func ManifestFiles(out string) ([]string, error) {
-	var files []string
-	main := filepath.Join(out, "manifest.jsonl")
-	if _, err := os.Stat(main); err == nil {
-		files = append(files, main)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	shards, err := filepath.Glob(filepath.Join(out, "manifest.shard-*-of-*.jsonl"))
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(shards)
-	return append(files, shards...), nil
-}
+// the shard manifests in name order (manifest.Files).
+func ManifestFiles(out string) ([]string, error) { return manifest.Files(out) }
 
 // ErrNoManifest says OUT holds no manifest file.
 var ErrNoManifest = errors.New("no manifest.jsonl or manifest.shard-*-of-*.jsonl")

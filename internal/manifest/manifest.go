@@ -1,5 +1,6 @@
-// Package manifest writes and reads OUT/manifest.jsonl, the append-only record of every
-// attempt and of each work's outcome per run, and builds the resume index from it.
+// Package manifest writes and reads OUT/manifest.jsonl (manifest.shard-I-of-N.jsonl for
+// a sharded run), the append-only record of every attempt and of each work's outcome
+// per run, and builds the resume index from them.
 package manifest
 
 import (
@@ -11,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -224,20 +227,66 @@ func (x *Index) Each(fn func(*Record)) {
 
 // LoadIndex reads the manifest at path. A missing file gives an empty index.
 func LoadIndex(path string, log *slog.Logger) (*Index, error) {
+	return LoadIndexFiles([]string{path}, log)
+}
+
+// LoadIndexFiles reads several manifests (an output directory's manifest.jsonl and
+// its shard manifests, see Files) into one index. Within a file a later line replaces
+// an earlier one; across files the record with the later timestamp wins, and of two
+// equal timestamps the one in the later file. Missing files are skipped.
+func LoadIndexFiles(paths []string, log *slog.Logger) (*Index, error) {
 	x := &Index{latest: map[string]*Record{}}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return x, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open manifest: %w", err)
-	}
-	defer f.Close()
-	err = Read(f, log, func(r *Record) error {
-		if r.RecordType == TypeManifest {
-			x.latest[r.WorkID] = r
+	from := map[string]int{} // work id → index of the file its latest record came from
+	for i, path := range paths {
+		f, err := os.Open(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
 		}
-		return nil
-	})
-	return x, err
+		if err != nil {
+			return nil, fmt.Errorf("open manifest: %w", err)
+		}
+		flog := log
+		if len(paths) > 1 && log != nil {
+			flog = log.With("file", filepath.Base(path))
+		}
+		err = Read(f, flog, func(r *Record) error {
+			if r.RecordType != TypeManifest {
+				return nil
+			}
+			if prev, ok := x.latest[r.WorkID]; ok && from[r.WorkID] != i && r.Timestamp.Before(prev.Timestamp) {
+				return nil
+			}
+			x.latest[r.WorkID], from[r.WorkID] = r, i
+			return nil
+		})
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return x, nil
+}
+
+// FileName is the manifest of an unsharded run, in OUT.
+const FileName = "manifest.jsonl"
+
+// ShardGlob matches the manifests of sharded runs (manifest.shard-I-of-N.jsonl).
+const ShardGlob = "manifest.shard-*-of-*.jsonl"
+
+// Files lists OUT's manifest files: manifest.jsonl first (if present), then the shard
+// manifests in name order.
+func Files(out string) ([]string, error) {
+	var files []string
+	main := filepath.Join(out, FileName)
+	if _, err := os.Stat(main); err == nil {
+		files = append(files, main)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	shards, err := filepath.Glob(filepath.Join(out, ShardGlob))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(shards)
+	return append(files, shards...), nil
 }

@@ -195,6 +195,9 @@ type Paging struct {
 	// number and its next cursor ("" at the end), before the page's works are
 	// delivered.
 	OnPage func(cursor string, page int, next string)
+	// Keep, when set, drops the works for which it returns false (another shard's,
+	// say) before they are delivered: they do not count against Query.MaxWorks.
+	Keep func(workID string) bool
 }
 
 // QueryKey identifies a search for a discovery checkpoint: its parameters without
@@ -259,6 +262,9 @@ func (c *Client) SearchFrom(ctx context.Context, q Query, p Paging, onCount func
 			w := pg.Results[i].work()
 			if w.ID == "" {
 				log.Warn("openalex record without id skipped", "page", page, "index", i)
+				continue
+			}
+			if p.Keep != nil && !p.Keep(w.ID) {
 				continue
 			}
 			if err := fn(w); err != nil {

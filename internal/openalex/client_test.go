@@ -622,3 +622,27 @@ func TestAuthorsFromAuthorships(t *testing.T) {
 		t.Error("a work without authorships has authors")
 	}
 }
+
+// TestSearchKeepFiltersBeforeMaxWorks drops works with Paging.Keep (as a shard does):
+// they are never delivered and do not count against MaxWorks.
+func TestSearchKeepFiltersBeforeMaxWorks(t *testing.T) {
+	keep := func(id string) bool { return strings.HasPrefix(id, "W3000") }
+	for _, tt := range []struct {
+		max  int
+		want []string
+	}{
+		{0, []string{"W3000000001", "W3000000002", "W3000000003", "W3000000004"}},
+		{2, []string{"W3000000001", "W3000000002"}},
+	} {
+		rec := newRecorder(t, pagedHandler(t))
+		var ids []string
+		err := rec.client().SearchFrom(context.Background(), Query{Search: "x", MaxWorks: tt.max}, Paging{Keep: keep}, nil,
+			func(w Work) error { ids = append(ids, w.ID); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ids, tt.want) {
+			t.Errorf("MaxWorks %d: ids %v, want %v", tt.max, ids, tt.want)
+		}
+	}
+}

@@ -25,6 +25,9 @@ var requestBuckets = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 6
 // comes from the run's Summary when the file is written. It has its own registry and
 // never touches prometheus.DefaultRegisterer. All methods are safe for concurrent use.
 type Metrics struct {
+	// Shard, when set ("1/3"), labels every series shard="1/3", so the files of
+	// shards on one machine do not collide in the textfile collector.
+	Shard    string
 	duration *prometheus.HistogramVec
 	now      func() time.Time
 }
@@ -56,11 +59,15 @@ func (m *Metrics) ObserveRequest(host string, status int, errKind policy.ErrKind
 // success is whether the run ended with exit code 0.
 func (m *Metrics) WriteFile(path string, s *download.Summary, success bool) error {
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(m.duration); err != nil {
+	var into prometheus.Registerer = reg
+	if m.Shard != "" {
+		into = prometheus.WrapRegistererWith(prometheus.Labels{"shard": m.Shard}, reg)
+	}
+	if err := into.Register(m.duration); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	for _, c := range m.summaryCollectors(s, success) {
-		if err := reg.Register(c); err != nil {
+		if err := into.Register(c); err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}

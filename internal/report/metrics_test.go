@@ -342,3 +342,30 @@ func TestMetricsCarryOpenAlexCost(t *testing.T) {
 }
 
 func ptr(f float64) *float64 { return &f }
+
+// A shard's metrics carry shard="I/N" on every series, so two shards' files in one
+// textfile folder never hold the same series.
+func TestMetricsShardLabel(t *testing.T) {
+	m := NewMetrics()
+	m.Shard = "2/3"
+	m.ObserveRequest("api.openalex.org", 200, policy.ErrNone, 180*time.Millisecond)
+	path := filepath.Join(t.TempDir(), "contentdl.shard-2-of-3.prom")
+	if err := m.WriteFile(path, fixtureSummary(), true); err != nil {
+		t.Fatal(err)
+	}
+	mfs := parseMetrics(t, path)
+	if got := value(find(t, mfs, "contentdl_last_run_success", map[string]string{"shard": "2/3"})); got != 1 {
+		t.Errorf("last_run_success{shard=2/3} = %v", got)
+	}
+	for name, mf := range mfs {
+		for _, s := range mf.GetMetric() {
+			has := false
+			for _, l := range s.GetLabel() {
+				has = has || (l.GetName() == "shard" && l.GetValue() == "2/3")
+			}
+			if !has {
+				t.Errorf("%s %v has no shard label", name, s.GetLabel())
+			}
+		}
+	}
+}
