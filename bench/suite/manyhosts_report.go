@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docstokg/contentdl/internal/learning"
+
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -124,6 +126,7 @@ func WriteManyHosts(w io.Writer, m *ManyHosts, chart string, alone *Machine) err
 		"flight*: the most requests in flight to the host (arrived, not yet answered) at any moment from the window's " +
 		"end until the first request after it was answered; 1 is half-open reopening, more is a *stampede*. A host " +
 		"that sends no `Retry-After` announces no window, so it has no reopenings.\n")
+	writeManyHostsMisses(p, m)
 	if chart != "" {
 		p("\n![Many hosts: requests accepted and 429s per second on each host, gates off and both gates on](%s)\n\n", chart)
 		p("Per host, the requests it accepted (solid) and the 429s it sent (dashed) per second, from the simulator's " +
@@ -257,4 +260,48 @@ func WriteManyHostsChart(w io.Writer, m *ManyHosts) error {
 	}
 	_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
 	return err
+}
+
+// writeManyHostsMisses explains, from the run's own figures, why a limited host
+// missed the targets with both gates on: the windows its 429s opened, and the floor
+// that provider learning cannot go below for it.
+func writeManyHostsMisses(p func(string, ...any), m *ManyHosts) {
+	floorPct := learning.DefaultConfig().MaxReductionPct
+	for _, r := range m.Runs {
+		if r.Mode != ManyGatesOn {
+			continue
+		}
+		var lines []string
+		for i, h := range m.Hosts {
+			if !h.Limited() {
+				continue
+			}
+			f := m.Figures(r, i)
+			slow := f.ServedOK && f.Served < TargetManyServed
+			late := f.Done && h.Ideal() > 0 && f.Finish.Seconds() > TargetManyWall*h.Ideal().Seconds()
+			if !slow && !late {
+				continue
+			}
+			floor := h.Configured * (1 - floorPct/100)
+			note := ""
+			if floor >= h.Capacity {
+				note = fmt.Sprintf(": that is not below its capacity, so learning cannot settle under it, and with a "+
+					"%d-token bucket a request a little early is refused", h.Burst)
+			}
+			lines = append(lines, fmt.Sprintf("- **%s**: capacity %g rps (burst %d), configured %g rps; each 429 opens a "+
+				"window of %s. It sent %d 429s, so about %.0f s of windows, of its %.1f s to finish (ideal %.1f s). "+
+				"Provider learning cuts the rate on each of them; its floor for this host is %.3g rps "+
+				"(`learning.max_reduction_pct` %g %%)%s.",
+				h.Name, h.Capacity, h.Burst, h.Configured, h.Pause, f.Throttled, float64(f.Throttled)*h.Pause.Seconds(),
+				f.Finish.Seconds(), h.Ideal().Seconds(), floor, floorPct, note))
+		}
+		if len(lines) == 0 {
+			return
+		}
+		p("\n**Why the targets with both gates on are missed.** A hidden capacity can only be learned from 429s, and on " +
+			"these hosts every 429 opens a `Retry-After` window that no request may enter (the counts of requests inside " +
+			"windows above are the proof that none did). The ideal counts one window per host; a client starting from " +
+			"its configured rate needs one window per cut, and the timeline chart shows where each one fell:\n\n")
+		p("%s\n", strings.Join(lines, "\n"))
+	}
 }

@@ -337,3 +337,27 @@ func TestWriteManyHostsChart(t *testing.T) {
 		t.Fatal("a chart of no runs should be an error")
 	}
 }
+
+// A limited host that missed the served target with both gates on gets a line saying
+// why, from its own figures; a run that met the targets gets none.
+func TestWriteManyHostsExplainsMisses(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteManyHosts(&b, fakeManyHosts("served"), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{"**Why the targets with both gates on are missed.**",
+		"- **lim**: capacity 2 rps (burst 2), configured 4 rps; each 429 opens a window of 1s. It sent 1 429s",
+		"its floor for this host is 0.8 rps (`learning.max_reduction_pct` 80 %)."} {
+		if !strings.Contains(md, want) {
+			t.Errorf("section lacks %q:\n%s", want, md)
+		}
+	}
+	b.Reset()
+	if err := WriteManyHosts(&b, fakeManyHosts(""), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Why the targets") {
+		t.Errorf("a run that met the targets explains a miss:\n%s", b.String())
+	}
+}
