@@ -126,24 +126,10 @@ func TestClosedHostDoesNotStallOtherHosts(t *testing.T) {
 					// A burst that covers each host's 20 works: the clock stands still.
 					return fetch.HostLimit{RPS: 1000, Burst: 40, Concurrency: 4, Cooldown: time.Second}
 				}})
-			t.Cleanup(fc.CloseIdleConnections)
-			rs, err := resolve.Chain([]string{resolve.NameOpenAlex}, resolve.Options{Doer: fc})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out := filepath.Join(t.TempDir(), "out")
-			r := New(Options{Out: out, Workers: 8, MaxBytes: 1 << 20, MinPDFBytes: 1024, DeferRounds: 1, MaxWait: time.Minute,
-				Query: openalex.Query{Search: "x"}, RunID: "test-run"},
-				Deps{Fetch: fc, OpenAlex: &openalex.Client{BaseURL: site.URL, Doer: fc}, Resolvers: rs, Clock: clk})
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			var sum *Summary
-			done := make(chan error, 1)
-			go func() {
-				var err error
-				sum, err = r.Run(ctx)
-				done <- err
-			}()
+			run := startRun(ctx, t, clk, fc, site.URL, 8)
+			done := run.done
 			finished := false
 			defer func() {
 				if !finished { // a failed check: end the run before its folder is removed
@@ -194,8 +180,8 @@ func TestClosedHostDoesNotStallOtherHosts(t *testing.T) {
 			if runErr != nil {
 				t.Fatal(runErr)
 			}
-			if sum.ByClassification[manifest.ClassPDF] != 100 {
-				t.Fatalf("saved %v, want 100 PDFs", sum.ByClassification)
+			if run.sum.ByClassification[manifest.ClassPDF] != 100 {
+				t.Fatalf("saved %v, want 100 PDFs", run.sum.ByClassification)
 			}
 			served, throttled, inWindow, stampede := closed.counts()
 			if served != 20 || throttled != 1 {
@@ -383,24 +369,10 @@ func TestDeferredWorkRetriedMidPassWhenHostReopens(t *testing.T) {
 				slowLastAt = clk.Now()
 			}
 		}})
-	t.Cleanup(fc.CloseIdleConnections)
-	rs, err := resolve.Chain([]string{resolve.NameOpenAlex}, resolve.Options{Doer: fc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "out")
-	r := New(Options{Out: out, Workers: 4, MaxBytes: 1 << 20, MinPDFBytes: 1024, DeferRounds: 1, MaxWait: time.Minute,
-		Query: openalex.Query{Search: "x"}, RunID: "test-run"},
-		Deps{Fetch: fc, OpenAlex: &openalex.Client{BaseURL: site.URL, Doer: fc}, Resolvers: rs, Clock: clk})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var sum *Summary
-	done := make(chan error, 1)
-	go func() {
-		var err error
-		sum, err = r.Run(ctx)
-		done <- err
-	}()
+	run := startRun(ctx, t, clk, fc, site.URL, 4)
+	done := run.done
 	for finished := false; !finished; {
 		select {
 		case err := <-done:
@@ -414,8 +386,8 @@ func TestDeferredWorkRetriedMidPassWhenHostReopens(t *testing.T) {
 			t.Fatal("run did not end")
 		}
 	}
-	if sum.ByClassification[manifest.ClassPDF] != 11 {
-		t.Fatalf("saved %v, want 11 PDFs", sum.ByClassification)
+	if run.sum.ByClassification[manifest.ClassPDF] != 11 {
+		t.Fatalf("saved %v, want 11 PDFs", run.sum.ByClassification)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -426,4 +398,31 @@ func TestDeferredWorkRetriedMidPassWhenHostReopens(t *testing.T) {
 		t.Errorf("the deferred work (+%s) was retried only after the main pass ended (+%s)",
 			closedServedAt.Sub(t0), slowLastAt.Sub(t0))
 	}
+}
+
+// bgRun is a Run going on in the background; sum is set once done has delivered.
+type bgRun struct {
+	done chan error
+	sum  *Summary
+}
+
+// startRun starts a run of the works at siteURL (the OpenAlex record as the only
+// resolver) on fc and clk, with a defer round and max_wait 1 minute.
+func startRun(ctx context.Context, t *testing.T, clk clock.Clock, fc *fetch.Client, siteURL string, workers int) *bgRun {
+	t.Helper()
+	t.Cleanup(fc.CloseIdleConnections)
+	rs, err := resolve.Chain([]string{resolve.NameOpenAlex}, resolve.Options{Doer: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(Options{Out: filepath.Join(t.TempDir(), "out"), Workers: workers, MaxBytes: 1 << 20, MinPDFBytes: 1024,
+		DeferRounds: 1, MaxWait: time.Minute, Query: openalex.Query{Search: "x"}, RunID: "test-run"},
+		Deps{Fetch: fc, OpenAlex: &openalex.Client{BaseURL: siteURL, Doer: fc}, Resolvers: rs, Clock: clk})
+	run := &bgRun{done: make(chan error, 1)}
+	go func() {
+		sum, err := r.Run(ctx)
+		run.sum = sum
+		run.done <- err
+	}()
+	return run
 }
