@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/export"
+	"github.com/docstokg/contentdl/internal/fileperm"
 )
 
 // ExportOptions are the inputs of `contentdl export`.
@@ -94,7 +94,7 @@ func exportRun(st *State, o *ExportOptions) error {
 	if err := export.Write(&buf, o.Format, works); err != nil {
 		return err
 	}
-	if err := download.WriteFileAtomic(o.Output, buf.Bytes()); err != nil {
+	if err := fileperm.WriteFile(o.Output, buf.Bytes(), fileperm.Shared); err != nil {
 		return fmt.Errorf("export: --output: %w", err)
 	}
 	return nil

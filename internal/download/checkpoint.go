@@ -135,7 +135,7 @@ func (cp *checkpoint) saveLocked(done bool) {
 	d := checkpointData{Version: 1, Query: cp.query, Cursor: cursor, Page: page, Complete: done, Updated: cp.now().UTC()}
 	data, err := json.MarshalIndent(d, "", "  ")
 	if err == nil {
-		err = WriteFileAtomic(cp.path, append(data, '\n'))
+		err = writeFile(cp.path, append(data, '\n'))
 	}
 	if err != nil {
 		if cp.err == nil {

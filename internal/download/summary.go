@@ -2,9 +2,6 @@ package download
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/docstokg/contentdl/internal/fetch"
@@ -76,32 +73,10 @@ func writeSummary(path string, s *Summary) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, append(data, '\n'))
+	return writeFile(path, append(data, '\n'))
 }
 
-// WriteFileAtomic writes data to path through a temp file in the same folder, fsync
-// and rename, so readers see the old file or the new one, never a torn one. The file
-// is 0666 &^ umask (fileperm.Shared).
-func WriteFileAtomic(path string, data []byte) error {
-	tmp, err := fileperm.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*", fileperm.Shared)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		discard(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		discard(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+// writeFile writes a file under OUT atomically, 0666 &^ umask.
+func writeFile(path string, data []byte) error {
+	return fileperm.WriteFile(path, data, fileperm.Shared)
 }

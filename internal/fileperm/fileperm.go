@@ -14,6 +14,7 @@ package fileperm
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -68,4 +69,50 @@ func Keep(path string, def os.FileMode) os.FileMode {
 		return st.Mode().Perm()
 	}
 	return def
+}
+
+// WriteAtomic writes path through a hidden temp file in the same folder, created with
+// mode perm &^ umask: write, fsync, close, rename, then fsync the folder (best effort:
+// some filesystems cannot sync a folder) so the rename survives a crash. Readers see
+// the old file or the new one, never a torn one, and no temp file is left behind.
+// Errors name path. It is the one atomic writer: for the summary, the checkpoint,
+// exports, the metrics file, the learning file and the benchmark's results.
+func WriteAtomic(path string, perm os.FileMode, write func(*os.File) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := CreateTemp(dir, "."+filepath.Base(path)+".tmp-*", perm)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			err = fmt.Errorf("write %s: %w", path, err)
+		}
+	}()
+	if err = write(tmp); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// WriteFile is WriteAtomic of data.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return WriteAtomic(path, perm, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
 }

@@ -531,35 +531,15 @@ func writeFileAtomic(path string, file *File) error {
 	if err := enc.Encode(file); err != nil {
 		return fmt.Errorf("provider learning: encode: %w", err)
 	}
-	dir := filepath.Dir(path)
 	perm := fileperm.Keep(path, fileperm.Private)
-	tmp, err := fileperm.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*", perm)
-	if err != nil {
-		return fmt.Errorf("provider learning: cannot write in %s (read-only or no permission?): %w", dir, err)
-	}
-	tmpName := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmpName)
+	err := fileperm.WriteAtomic(path, perm, func(f *os.File) error {
+		if _, err := f.Write(buf.Bytes()); err != nil {
+			return err
 		}
-	}()
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("provider learning: write %s: %w", tmpName, err)
+		return f.Chmod(perm) // exactly the kept mode, whatever the umask
+	})
+	if err != nil {
+		return fmt.Errorf("provider learning: %w (read-only or no permission?)", err)
 	}
-	if err := tmp.Chmod(perm); err != nil { // exactly the kept mode, whatever the umask
-		return fmt.Errorf("provider learning: chmod %s: %w", tmpName, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("provider learning: fsync %s: %w", tmpName, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("provider learning: close %s: %w", tmpName, err)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return fmt.Errorf("provider learning: rename into %s: %w", path, err)
-	}
-	ok = true
-	return syncDir(dir)
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -75,7 +74,7 @@ func (m *Metrics) WriteFile(path string, s *download.Summary, success bool) erro
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	return writeAtomic(path, func(f *os.File) error {
+	return fileperm.WriteAtomic(path, fileperm.Shared, func(f *os.File) error {
 		for _, mf := range mfs {
 			if _, err := expfmt.MetricFamilyToText(f, mf); err != nil {
 				return err
@@ -163,39 +162,3 @@ func (m *Metrics) summaryCollectors(s *download.Summary, success bool) []prometh
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
-
-// writeAtomic writes path through a hidden temp file in the same folder: write,
-// fsync, close, rename, then fsync the folder so the rename is durable. The file is
-// created 0666 &^ umask (fileperm.Shared).
-// Readers see the old file or the new one, never a torn one; no temp file is left.
-func writeAtomic(path string, write func(*os.File) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := fileperm.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*", fileperm.Shared)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync() // best effort: some filesystems cannot sync a directory
-		d.Close()
-	}
-	return nil
-}

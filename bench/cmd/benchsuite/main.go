@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/docstokg/contentdl/bench/suite"
+	"github.com/docstokg/contentdl/internal/fileperm"
 )
 
 func main() {
@@ -218,20 +219,7 @@ func rusageHelper(ctx context.Context, o options, dir string) (string, error) {
 	return bin, nil
 }
 
-// writeAtomic writes data to path through a temporary file and a rename.
+// writeAtomic writes a result file atomically (fileperm's one atomic writer).
 func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return fileperm.WriteFile(path, data, fileperm.Shared)
 }
