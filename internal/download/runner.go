@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -389,7 +388,7 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 			rec.Decision = policy.Fail.String()
 			if res.status == http.StatusTooManyRequests {
 				// Attempts ran out on 429s: the file may well exist; defer, don't miss.
-				res.hosts = []string{hostOf(c.URL)}
+				res.hosts = []string{fetch.HostOf(c.URL)}
 			}
 		case errors.As(err, &fe):
 			res.reason = fe.Reason()
@@ -531,14 +530,7 @@ func rateLimitedHost(err error) string {
 	}
 	var se *openalex.StatusError
 	if errors.As(err, &se) && se.Status == http.StatusTooManyRequests {
-		return hostOf(se.URL)
-	}
-	return ""
-}
-
-func hostOf(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Host
+		return fetch.HostOf(se.URL)
 	}
 	return ""
 }
