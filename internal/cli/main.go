@@ -7,7 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/config"
 )
 
@@ -44,28 +43,6 @@ func Version() string {
 	return "dev"
 }
 
-// State is all the process state a command may touch, so tests can swap every piece.
-type State struct {
-	Stdin  io.Reader
-	Stdout io.Writer
-	Stderr io.Writer
-	Getenv func(string) string
-	Clock  clock.Clock
-	// StderrIsTTY reports whether stderr is a terminal (for the progress display).
-	StderrIsTTY bool
-}
-
-// OSState is the real process state.
-func OSState() *State {
-	return &State{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
-		Clock: clock.Real{}, StderrIsTTY: isTerminal(os.Stderr)}
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 // Main runs contentdl with args and returns the exit code. SIGINT and SIGTERM cancel
 // the run, which then cleans up and returns 130.
 func Main(args []string, st *State) int {
@@ -76,12 +53,7 @@ func Main(args []string, st *State) int {
 
 // MainContext is Main with the caller's context; cancelling it interrupts the run.
 func MainContext(ctx context.Context, args []string, st *State) int {
-	if st.Clock == nil {
-		st.Clock = clock.Real{}
-	}
-	if st.Getenv == nil {
-		st.Getenv = func(string) string { return "" }
-	}
+	st.fillDefaults()
 	root := NewRootCmd(st)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -221,7 +193,16 @@ type globalFlags struct {
 
 // loadConfig loads the config with the command's flags bound.
 func loadConfig(st *State, gf *globalFlags, c *cobra.Command) (*config.Config, error) {
-	return config.Load(config.LoadOptions{File: gf.configFile, Flags: c.Flags(), Getenv: st.Getenv})
+	// Config's warnings (an unknown DOCSTOKG_* variable) are held until the config
+	// says how to log, then written to stderr in the run's log format.
+	held := newHeldLogs()
+	cfg, err := config.Load(config.LoadOptions{File: gf.configFile, Flags: c.Flags(), Getenv: st.Getenv,
+		Environ: st.Environ, FS: st.FS, Logger: slog.New(held)})
+	if err != nil {
+		return nil, err
+	}
+	held.replay(c.Context(), newLogger(st.Stderr, cfg.LogLevel, cfg.LogFormat))
+	return cfg, nil
 }
 
 // NewCmdVersion prints the version.

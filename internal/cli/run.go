@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/config"
 	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/fetch"
@@ -240,6 +240,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	metricsFile := shardMetricsPath(o.MetricsFile, sh)
 	if metricsFile != "" {
 		metrics = report.NewMetrics()
+		metrics.SetClock(clk.Now)
 		metrics.Shard = sh.String()
 		observe = metrics.ObserveRequest
 	}
@@ -273,7 +274,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	if o.Input == "-" {
 		input, inputName = st.Stdin, "stdin"
 	} else if o.Input != "" {
-		f, err := os.Open(o.Input)
+		f, err := st.FS.Open(o.Input)
 		if err != nil {
 			return usagef("--input: %v", err)
 		}
@@ -335,7 +336,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 
 	stopSaver := func() {}
 	if tracker != nil {
-		stopSaver = startSaver(ctx, tracker, cfg.Learning.SaveEvery, log)
+		stopSaver = startSaver(ctx, clk, tracker, cfg.Learning.SaveEvery, log)
 	}
 	var sum *download.Summary
 	if metrics != nil {
@@ -419,8 +420,9 @@ func toHostLimit(h config.HostLimit) fetch.HostLimit {
 	return fetch.HostLimit{RPS: h.RPS, Burst: h.Burst, Concurrency: h.Concurrency, Cooldown: h.Cooldown}
 }
 
-// startSaver saves the learning state at most every `every` while the run goes on.
-func startSaver(ctx context.Context, t *learning.Tracker, every time.Duration, log *slog.Logger) func() {
+// startSaver saves the learning state at most every `every` of clk's time while the
+// run goes on.
+func startSaver(ctx context.Context, clk clock.Clock, t *learning.Tracker, every time.Duration, log *slog.Logger) func() {
 	if every <= 0 {
 		return func() {}
 	}
@@ -428,7 +430,7 @@ func startSaver(ctx context.Context, t *learning.Tracker, every time.Duration, l
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		tick := time.NewTicker(every)
+		tick := clock.NewTicker(clk, every)
 		defer tick.Stop()
 		for {
 			select {

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -244,5 +247,56 @@ func TestSummaryLineWithoutWorksHasNoEmptyParentheses(t *testing.T) {
 	}
 	if strings.Contains(res.stdout, "()") || !strings.Contains(res.stdout, ": 0 works in ") {
 		t.Errorf("summary line: %q", res.stdout)
+	}
+}
+
+// A mistyped DOCSTOKG_* variable is not silently ignored: the run warns about it on
+// stderr and names the variable it probably meant, in the run's log format.
+func TestUnknownEnvVariableWarns(t *testing.T) {
+	const typo = "DOCSTOKG_ENABLE_CONTEXTUAL_RETRYY"
+	w := newWorld(t)
+	w.works = w.works[:1]
+	getenv := w.env(t, map[string]string{"DOCSTOKG_OPENALEX_API_KEY": "k-123"})
+	var out, errb bytes.Buffer
+	st := &State{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Clock: w.clk,
+		Getenv:  getenv,
+		Environ: func() []string { return []string{"PATH=/bin", typo + "=true", "DOCSTOKG_WORKERS=2"} }}
+	code := MainContext(context.Background(), []string{"run", "--topic", "kg", "--mailto", "me@example.org",
+		"--out", filepath.Join(t.TempDir(), "out"), "--log-format", "json", "--quiet"}, st)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var warned bool
+	for _, line := range strings.Split(strings.TrimSpace(errb.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("stderr line is not JSON (--log-format json): %q", line)
+		}
+		if m["msg"] == "ignoring unknown environment variable" {
+			if m["level"] != "WARN" || m["name"] != typo || m["did_you_mean"] != "DOCSTOKG_ENABLE_CONTEXTUAL_RETRY" {
+				t.Errorf("warning = %v", m)
+			}
+			warned = true
+		}
+		if m["name"] == "DOCSTOKG_WORKERS" || m["name"] == "PATH" {
+			t.Errorf("warned about a known or foreign variable: %v", m)
+		}
+	}
+	if !warned {
+		t.Errorf("no warning about %s on stderr:\n%s", typo, errb.String())
+	}
+
+	// The real process state (OSState) hands the environment to config as well.
+	c := startChild(t, []string{execMainEnv + "=1", "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(),
+		typo + "=1"}, "config", "print")
+	if got := c.wait(t, 30*time.Second); got != ExitOK {
+		t.Fatalf("config print exit %d: %s", got, c.stderr.String())
+	}
+	if s := c.stderr.String(); !strings.Contains(s, "ignoring unknown environment variable") ||
+		!strings.Contains(s, "name="+typo) || !strings.Contains(s, "did_you_mean=DOCSTOKG_ENABLE_CONTEXTUAL_RETRY") {
+		t.Errorf("contentdl config print with %s set: stderr lacks the warning:\n%s", typo, s)
 	}
 }

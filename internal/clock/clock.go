@@ -40,10 +40,11 @@ func (Real) Sleep(ctx context.Context, d time.Duration) error {
 // every goroutine and only moves forward, so a wait that one goroutine observes is
 // honoured from every other goroutine's point of view as well.
 type Fake struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept time.Duration
-	naps  int
+	mu      sync.Mutex
+	now     time.Time
+	slept   time.Duration
+	naps    int
+	tickers map[*fakeTicker]struct{} // ticker.go
 }
 
 // NewFake returns a Fake clock that starts at start.
@@ -62,6 +63,7 @@ func (f *Fake) Advance(d time.Duration) {
 	defer f.mu.Unlock()
 	if d > 0 {
 		f.now = f.now.Add(d)
+		f.fireTickers()
 	}
 }
 
@@ -76,6 +78,7 @@ func (f *Fake) Sleep(ctx context.Context, d time.Duration) error {
 		f.now = f.now.Add(d)
 		f.slept += d
 		f.naps++
+		f.fireTickers()
 	}
 	return nil
 }

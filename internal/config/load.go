@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -36,7 +37,20 @@ type LoadOptions struct {
 	Environ func() []string
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
+	// FS reads the config file; nil reads the real file system.
+	FS FileSystem
 }
+
+// FileSystem is what Load reads the config file through.
+type FileSystem interface {
+	Stat(name string) (fs.FileInfo, error)
+	ReadFile(name string) ([]byte, error)
+}
+
+type osFS struct{}
+
+func (osFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+func (osFS) ReadFile(name string) ([]byte, error)  { return os.ReadFile(name) }
 
 // Load builds the Config from, lowest precedence first: Defaults, the YAML file
 // (opts.File, else $DOCSTOKG_CONFIG), DOCSTOKG_* environment variables, and the flags
@@ -56,6 +70,10 @@ func Load(opts LoadOptions) (*Config, error) {
 	getenv := opts.Getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
+	}
+	fsys := opts.FS
+	if fsys == nil {
+		fsys = osFS{}
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -81,7 +99,7 @@ func Load(opts LoadOptions) (*Config, error) {
 	if path != "" {
 		path = expandHome(path, getenv)
 		fileSrc := "file " + path
-		if err := readFile(v, path, pathSrc); err != nil {
+		if err := readFile(v, fsys, path, pathSrc); err != nil {
 			return nil, err
 		}
 		if err := checkFileKeys(v, ls, known, fileSrc); err != nil {
@@ -182,11 +200,11 @@ func Load(opts LoadOptions) (*Config, error) {
 
 // readFile loads the YAML file into v, turning every failure into an *Error about
 // the "config" key.
-func readFile(v *viper.Viper, path, pathSrc string) error {
+func readFile(v *viper.Viper, fsys FileSystem, path, pathSrc string) error {
 	fail := func(msg string, err error) error {
 		return &Error{Key: "config", Source: pathSrc, Value: path, Msg: msg, Err: err}
 	}
-	st, err := os.Stat(path)
+	st, err := fsys.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fail("file not found", err)
@@ -195,9 +213,12 @@ func readFile(v *viper.Viper, path, pathSrc string) error {
 	case st.IsDir():
 		return fail("is a directory, not a file", nil)
 	}
-	v.SetConfigFile(path)
+	data, err := fsys.ReadFile(path)
+	if err != nil {
+		return fail("cannot read file: "+err.Error(), err)
+	}
 	v.SetConfigType("yaml")
-	if err := v.ReadInConfig(); err != nil {
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
 		var perr viper.ConfigParseError
 		if errors.As(err, &perr) {
 			cause := perr.Unwrap()

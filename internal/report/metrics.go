@@ -43,6 +43,14 @@ func NewMetrics() *Metrics {
 	}
 }
 
+// SetClock makes the metrics tell the time (the last run's time, when a run ended
+// without a summary) with now instead of time.Now.
+func (m *Metrics) SetClock(now func() time.Time) {
+	if now != nil {
+		m.now = now
+	}
+}
+
 // ObserveRequest records one HTTP attempt. Its signature matches
 // fetch.Options.Observe, so it can be passed there directly.
 func (m *Metrics) ObserveRequest(host string, status int, errKind policy.ErrKind, d time.Duration) {

@@ -190,7 +190,7 @@ func TestMetricsFailedRun(t *testing.T) {
 func TestMetricsWithoutSummary(t *testing.T) {
 	m := NewMetrics()
 	now := time.Date(2026, 3, 14, 3, 0, 0, 0, time.UTC)
-	m.now = func() time.Time { return now }
+	m.SetClock(func() time.Time { return now })
 	path := filepath.Join(t.TempDir(), "contentdl.prom")
 	if err := m.WriteFile(path, nil, false); err != nil {
 		t.Fatal(err)
