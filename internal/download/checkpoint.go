@@ -159,18 +159,18 @@ func (cp *checkpoint) writeError() error {
 // search runs the OpenAlex search from the checkpoint (discover calls it for a
 // search run), and marks the checkpoint complete when paging ended normally.
 func (r *Runner) search(ctx context.Context, emit func(openalex.Work) error) error {
-	if r.o.DryRun {
+	if r.opts.DryRun {
 		// A dry run saves nothing: a checkpoint of it would make the next real run
 		// skip the pages it looked at.
-		return r.d.OpenAlex.SearchFrom(ctx, r.o.Query, openalex.Paging{Keep: r.o.Shard.Contains}, r.setTotal, emit)
+		return r.deps.OpenAlex.SearchFrom(ctx, r.opts.Query, openalex.Paging{Keep: r.opts.Shard.Contains}, r.setTotal, emit)
 	}
-	key, err := r.d.OpenAlex.QueryKey(r.o.Query)
+	key, err := r.deps.OpenAlex.QueryKey(r.opts.Query)
 	if err != nil {
 		return err
 	}
-	name := CheckpointName(r.o.Shard)
-	cp, from := openCheckpoint(filepath.Join(r.o.Out, name), key, r.d.Clock.Now)
-	if r.o.NoResume {
+	name := CheckpointName(r.opts.Shard)
+	cp, from := openCheckpoint(filepath.Join(r.opts.Out, name), key, r.deps.Clock.Now)
+	if r.opts.NoResume {
 		from = ""
 	}
 	if from != "" {
@@ -179,7 +179,7 @@ func (r *Runner) search(ctx context.Context, emit func(openalex.Work) error) err
 	r.mu.Lock()
 	r.cp = cp
 	r.mu.Unlock()
-	err = r.d.OpenAlex.SearchFrom(ctx, r.o.Query, openalex.Paging{From: from, OnPage: cp.onPage, Keep: r.o.Shard.Contains}, r.setTotal,
+	err = r.deps.OpenAlex.SearchFrom(ctx, r.opts.Query, openalex.Paging{From: from, OnPage: cp.onPage, Keep: r.opts.Shard.Contains}, r.setTotal,
 		func(w openalex.Work) error {
 			r.mu.Lock()
 			dup := r.seenWorks[w.ID]
@@ -222,14 +222,14 @@ func (r *Runner) noteBudget(sum *Summary, discErr error) error {
 	if errors.Is(discErr, openalex.ErrBudgetExhausted) {
 		spent = true
 		r.log.Warn("OpenAlex budget reached: discovery stopped; a later run resumes from the checkpoint",
-			"max_cost_usd", r.d.Ledger.Usage().MaxCostUSD, "err", discErr.Error())
+			"max_cost_usd", r.deps.Ledger.Usage().MaxCostUSD, "err", discErr.Error())
 		discErr = nil
 	}
 	if spent {
 		sum.StopReason = ReasonBudgetExhausted
 	}
-	if r.d.Ledger != nil {
-		u := r.d.Ledger.Usage()
+	if r.deps.Ledger != nil {
+		u := r.deps.Ledger.Usage()
 		sum.OpenAlex = &u
 	}
 	return discErr

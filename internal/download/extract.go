@@ -108,7 +108,7 @@ func (r *Runner) extract(src *os.File, format string, size int64) (*kept, string
 			return "archive_unsafe_path"
 		}
 		k := memberKind(name)
-		if k == KindUnknown || sz > r.o.MaxBytes {
+		if k == KindUnknown || sz > r.opts.MaxBytes {
 			return "" // not full text, or too large to keep: look for another member
 		}
 		m := member{name: name, kind: k, size: sz}
@@ -150,7 +150,7 @@ func (r *Runner) extract(src *os.File, format string, size int64) (*kept, string
 	case archiveTgz:
 		// First pass lists the members, second pass copies the chosen one: a tar
 		// stream cannot seek back.
-		tr, cr, closeFn, reason := openTgz(src, r.o.MaxBytes)
+		tr, cr, closeFn, reason := openTgz(src, r.opts.MaxBytes)
 		if reason != "" {
 			return nil, reason
 		}
@@ -184,7 +184,7 @@ func (r *Runner) extract(src *os.File, format string, size int64) (*kept, string
 		if !found {
 			return nil, "archive_no_fulltext"
 		}
-		tr, _, closeFn, reason = openTgz(src, r.o.MaxBytes)
+		tr, _, closeFn, reason = openTgz(src, r.opts.MaxBytes)
 		if reason != "" {
 			return nil, reason
 		}
@@ -256,7 +256,7 @@ func (r *Runner) keepMember(rd io.Reader, m member) (*kept, string) {
 	reason := ""
 	switch kind {
 	case KindPDF:
-		reason = ValidatePDF(sp.n, sp.head, sp.tail, r.o.MinPDFBytes)
+		reason = ValidatePDF(sp.n, sp.head, sp.tail, r.opts.MinPDFBytes)
 	case KindXML:
 	default:
 		reason = "archive_no_fulltext"

@@ -108,7 +108,7 @@ func TestExtractRefusesHostileArchives(t *testing.T) {
 		if k != nil || reason != c.want {
 			t.Errorf("%s: kept=%v reason %q, want %q", name, k != nil, reason, c.want)
 		}
-		ents, _ := os.ReadDir(r.o.Out + "/" + dirTmp)
+		ents, _ := os.ReadDir(r.opts.Out + "/" + dirTmp)
 		if len(ents) != 0 { // the archive temp is gone too; nothing half-extracted stays
 			t.Errorf("%s: %d temp files left", name, len(ents))
 		}

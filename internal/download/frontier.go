@@ -143,15 +143,15 @@ type frontier struct {
 }
 
 func (r *Runner) newFrontier(ctx context.Context, works <-chan *openalex.Work) *frontier {
-	return &frontier{r: r, ctx: ctx, slots: newSlots(r.o.Workers), done: make(chan stepOutcome),
-		discovery: works, queues: map[string]*hostQueue{}, capacity: frontierCap(r.o.Workers)}
+	return &frontier{r: r, ctx: ctx, slots: newSlots(r.opts.Workers), done: make(chan stepOutcome),
+		discovery: works, queues: map[string]*hostQueue{}, capacity: frontierCap(r.opts.Workers)}
 }
 
 // run schedules until discovery has ended and every work has its record, or until ctx
 // ends; then it waits for the steps in progress and settles what is left.
 func (f *frontier) run() {
 	for {
-		hostsChanged := f.r.d.Fetch.Changed()
+		hostsChanged := f.r.deps.Fetch.Changed()
 		slotsChanged := f.slots.watch()
 		f.collect()
 		if f.ctx.Err() != nil {
@@ -192,7 +192,7 @@ func (f *frontier) settle(o stepOutcome) {
 	}
 	ws.fallback.discard()
 	ws.fallback = nil
-	if o.res.class == manifest.ClassDeferred && f.ctx.Err() == nil && ws.rounds < f.r.o.DeferRounds {
+	if o.res.class == manifest.ClassDeferred && f.ctx.Err() == nil && ws.rounds < f.r.opts.DeferRounds {
 		ws.last = o.res
 		f.deferred = append(f.deferred, ws)
 		if at := f.reopenAt(ws); f.deferredDue.IsZero() || at.Before(f.deferredDue) {
@@ -220,7 +220,7 @@ func (f *frontier) enqueue(hostName string, ws *workState) {
 func (f *frontier) reopenAt(ws *workState) time.Time {
 	var t time.Time
 	for _, h := range ws.last.hosts {
-		if u, _ := f.r.d.Fetch.HostOpenAt(h); u.After(t) {
+		if u, _ := f.r.deps.Fetch.HostOpenAt(h); u.After(t) {
 			t = u
 		}
 	}
@@ -233,7 +233,7 @@ func (f *frontier) wakeDeferred() {
 	if len(f.deferred) == 0 {
 		return
 	}
-	now := f.r.d.Clock.Now()
+	now := f.r.deps.Clock.Now()
 	if f.deferredDue.After(now) {
 		return
 	}
@@ -267,7 +267,7 @@ func (f *frontier) shedDeferred() {
 	if f.held < f.capacity || len(f.deferred) == 0 {
 		return
 	}
-	limit := f.r.d.Clock.Now().Add(f.r.o.MaxWait)
+	limit := f.r.deps.Clock.Now().Add(f.r.opts.MaxWait)
 	kept := f.deferred[:0]
 	for _, ws := range f.deferred {
 		if f.reopenAt(ws).After(limit) {
@@ -288,14 +288,14 @@ func (f *frontier) waitForDeferred() bool {
 	if len(f.deferred) == 0 {
 		return false
 	}
-	now := f.r.d.Clock.Now()
+	now := f.r.deps.Clock.Now()
 	var first time.Time
 	for _, ws := range f.deferred {
 		at := f.reopenAt(ws)
 		if !at.After(now) {
 			return true // reopened since the loop last looked
 		}
-		if at.Sub(now) > f.r.o.MaxWait {
+		if at.Sub(now) > f.r.opts.MaxWait {
 			continue
 		}
 		if first.IsZero() || at.Before(first) {
@@ -308,7 +308,7 @@ func (f *frontier) waitForDeferred() bool {
 	if d := first.Sub(now); d > 0 {
 		f.r.log.Info(fmt.Sprintf("waiting %s for a host to reopen before retrying deferred works", d.Round(time.Millisecond)),
 			"works", len(f.deferred))
-		if f.r.d.Clock.Sleep(f.ctx, d) != nil {
+		if f.r.deps.Clock.Sleep(f.ctx, d) != nil {
 			return false
 		}
 	}
@@ -318,7 +318,7 @@ func (f *frontier) waitForDeferred() bool {
 // dispatch hands steps to free workers: ready works first, then works whose host may
 // be sent to now (one per host per pass, round robin), then new works.
 func (f *frontier) dispatch() {
-	now := f.r.d.Clock.Now()
+	now := f.r.deps.Clock.Now()
 	for f.slots.take() {
 		ws, p := f.next(now)
 		if ws == nil {
@@ -347,7 +347,7 @@ func (f *frontier) next(now time.Time) (*workState, *fetch.Permit) {
 			f.rr++
 			continue
 		}
-		p, at, err := f.r.d.Fetch.TryAcquire(name)
+		p, at, err := f.r.deps.Fetch.TryAcquire(name)
 		if p == nil && err == nil {
 			q.notBefore, q.untilChange = at, at.IsZero()
 			f.rr++
@@ -410,7 +410,7 @@ func (f *frontier) wait(hostsChanged, slotsChanged <-chan struct{}) {
 	// loop. (A long timer while requests run would also warp a test's auto-advancing
 	// clock under their feet.)
 	if at := f.deferredDue; len(f.deferred) > 0 && !at.IsZero() && (f.running == 0 || f.slots.free1()) {
-		limit := f.r.d.Clock.Now().Add(f.r.o.MaxWait)
+		limit := f.r.deps.Clock.Now().Add(f.r.opts.MaxWait)
 		if !at.After(limit) || f.running == 0 {
 			if at = minTime(at, limit); due.IsZero() || at.Before(due) {
 				due = at
@@ -422,7 +422,7 @@ func (f *frontier) wait(hostsChanged, slotsChanged <-chan struct{}) {
 		tctx, cancel := context.WithCancel(f.ctx)
 		defer cancel()
 		ch := make(chan struct{})
-		clk := f.r.d.Clock
+		clk := f.r.deps.Clock
 		d := due.Sub(clk.Now())
 		go func() {
 			if clk.Sleep(tctx, d) == nil {
@@ -528,7 +528,7 @@ func (r *Runner) runSteps(ctx context.Context, y fetch.Yielder, ws *workState, p
 			continue
 		}
 		var err error
-		p, _, err = r.d.Fetch.TryAcquire(h)
+		p, _, err = r.deps.Fetch.TryAcquire(h)
 		if p != nil || err != nil {
 			continue // err: a window beyond max_wait; the step defers at once
 		}

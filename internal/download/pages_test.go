@@ -87,7 +87,7 @@ func newPageSite(t *testing.T) *pageSite {
 func pageRunner(t *testing.T, s *pageSite, out string, noUpgrade bool) *Runner {
 	t.Helper()
 	r, _ := newTestRunner(t, &testSite{srv: s.srv}, out)
-	r.o.NoUpgrade = noUpgrade
+	r.opts.NoUpgrade = noUpgrade
 	return r
 }
 
@@ -120,7 +120,7 @@ func TestPagesAreNeverSavedAndUpgradeFollows(t *testing.T) {
 	s := newPageSite(t)
 	out := filepath.Join(t.TempDir(), "out")
 	r := pageRunner(t, s, out, false)
-	r.o.RunID = "run1"
+	r.opts.RunID = "run1"
 	if _, err := r.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestPagesAreNeverSavedAndUpgradeFollows(t *testing.T) {
 	s.pdfOK["/files/article.pdf"] = true
 	s.mu.Unlock()
 	r2 := pageRunner(t, s, out, false)
-	r2.o.RunID = "run2"
+	r2.opts.RunID = "run2"
 	sum, err := r2.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +184,7 @@ func TestPagesAreNeverSavedAndUpgradeFollows(t *testing.T) {
 	// Third run: W6 is a PDF now; nothing is fetched for it again.
 	before := s.requests["/page/fulltext_article.html"]
 	r3 := pageRunner(t, s, out, false)
-	r3.o.RunID = "run3"
+	r3.opts.RunID = "run3"
 	if _, err := r3.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestNoUpgradeKeepsHTML(t *testing.T) {
 	s.works = s.works[5:] // W6 only
 	out := filepath.Join(t.TempDir(), "out")
 	r := pageRunner(t, s, out, false)
-	r.o.RunID = "run1"
+	r.opts.RunID = "run1"
 	if _, err := r.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestNoUpgradeKeepsHTML(t *testing.T) {
 	n, np := s.requests["/page/fulltext_article.html"], s.requests["/files/article.pdf"]
 	s.mu.Unlock()
 	r2 := pageRunner(t, s, out, true)
-	r2.o.RunID = "run2"
+	r2.opts.RunID = "run2"
 	if _, err := r2.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestOldHTMLIsRecheckedOnResume(t *testing.T) {
 	w.Close()
 
 	r := pageRunner(t, s, out, false)
-	r.o.RunID = "new"
+	r.opts.RunID = "new"
 	if _, err := r.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

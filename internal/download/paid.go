@@ -14,7 +14,7 @@ func (r *Runner) reservePaid(c resolve.Candidate) (result, bool) {
 	if !c.Paid {
 		return result{}, true
 	}
-	if err := r.d.Ledger.Reserve(openalex.CallContent); err != nil {
+	if err := r.deps.Ledger.Reserve(openalex.CallContent); err != nil {
 		r.mu.Lock()
 		first := !r.budgetSpent
 		r.budgetSpent = true
@@ -30,12 +30,12 @@ func (r *Runner) reservePaid(c resolve.Candidate) (result, bool) {
 // settlePaid books a paid download: the cost its answer reports, or the list price
 // when a PDF arrived and the answer did not say.
 func (r *Runner) settlePaid(c resolve.Candidate, k *kept) {
-	if !c.Paid || r.d.Ledger == nil {
+	if !c.Paid || r.deps.Ledger == nil {
 		return
 	}
 	if k == nil {
-		r.d.Ledger.Settle(openalex.CallContent, nil)
+		r.deps.Ledger.Settle(openalex.CallContent, nil)
 		return
 	}
-	r.d.Ledger.SettleDelivered(openalex.CallContent, k.res.hdr)
+	r.deps.Ledger.SettleDelivered(openalex.CallContent, k.res.hdr)
 }

@@ -31,7 +31,7 @@ func (r *Runner) revalidate(ctx context.Context, w *openalex.Work, prev *manifes
 	if prev.LastModified != "" {
 		hdr.Set("If-Modified-Since", prev.LastModified)
 	}
-	start := r.d.Clock.Now()
+	start := r.deps.Clock.Now()
 	rec := r.attempt(w, prev.Resolver, prev.URL, policy.Validate, start)
 	hint := KindPDF
 	if prev.Classification == manifest.ClassXML || strings.HasPrefix(prev.Path, dirXML+"/") {
@@ -41,7 +41,7 @@ func (r *Runner) revalidate(ctx context.Context, w *openalex.Work, prev *manifes
 	}
 	var k *kept
 	status := 0
-	err := r.d.Fetch.Fetch(ctx, policy.Validate, prev.URL, hdr, func(resp *http.Response) error {
+	err := r.deps.Fetch.Fetch(ctx, policy.Validate, prev.URL, hdr, func(resp *http.Response) error {
 		k.discard()
 		k = nil
 		status = resp.StatusCode
@@ -56,7 +56,7 @@ func (r *Runner) revalidate(ctx context.Context, w *openalex.Work, prev *manifes
 		return &contentError{reason: fmt.Sprintf("http_%d", resp.StatusCode)}
 	})
 	rec.HTTPStatus = status
-	rec.ElapsedMS = r.d.Clock.Now().Sub(start).Milliseconds()
+	rec.ElapsedMS = r.deps.Clock.Now().Sub(start).Milliseconds()
 	if err != nil {
 		k.discard()
 		var fe *fetch.Error
@@ -88,8 +88,10 @@ func (r *Runner) revalidate(ctx context.Context, w *openalex.Work, prev *manifes
 		res.reason = "not_modified"
 		return res
 	}
-	rec.SHA256, rec.ContentLength = k.res.sha, k.res.size
-	rec.Classification = k.kind.String()
+	k.res.resolver, k.res.url, k.res.status = prev.Resolver, prev.URL, status
+	got := k.res
+	got.class = k.kind.String()
+	got.fill(rec)
 	if k.res.sha == prev.SHA256 {
 		k.discard()
 		rec.Reason = "unchanged"
@@ -102,7 +104,6 @@ func (r *Runner) revalidate(ctx context.Context, w *openalex.Work, prev *manifes
 	}
 	rec.Reason = "changed"
 	r.write(rec)
-	k.res.resolver, k.res.url, k.res.status = prev.Resolver, prev.URL, status
 	saved := r.save(w, k, k.res)
 	if saved.class == manifest.ClassMiss {
 		// The new version could not be stored (disk full?): the old file is still

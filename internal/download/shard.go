@@ -31,15 +31,15 @@ func CheckpointName(s shard.Shard) string { return s.FileName("discovery.checkpo
 // the other shards of this run's own N. Those hold none of this shard's works, and
 // they may be written at this very moment by their own runs.
 func (r *Runner) resumeManifests() ([]string, error) {
-	files, err := manifest.Files(r.o.Out)
+	files, err := manifest.Files(r.opts.Out)
 	if err != nil {
 		return nil, err
 	}
-	own := ManifestName(r.o.Shard)
-	keep := []string{filepath.Join(r.o.Out, own)}
+	own := ManifestName(r.opts.Shard)
+	keep := []string{filepath.Join(r.opts.Out, own)}
 	for _, f := range files {
 		name := filepath.Base(f)
-		if name == own || (r.o.Shard.Enabled() && sameSplit(name, r.o.Shard)) {
+		if name == own || (r.opts.Shard.Enabled() && sameSplit(name, r.opts.Shard)) {
 			continue
 		}
 		keep = append(keep, f)
@@ -58,17 +58,17 @@ func sameSplit(name string, s shard.Shard) bool {
 // is a DOI has no W-id until it is looked up, so it is let through here and checked
 // again after the lookup.
 func (r *Runner) inShard(id string) bool {
-	if !r.o.Shard.Enabled() || !strings.HasPrefix(id, "W") {
+	if !r.opts.Shard.Enabled() || !strings.HasPrefix(id, "W") {
 		return true
 	}
-	return r.o.Shard.Contains(id)
+	return r.opts.Shard.Contains(id)
 }
 
 // shardTotal estimates this shard's part of a search's meta.count, for the progress
 // display.
 func (r *Runner) shardTotal(n int) int {
-	if !r.o.Shard.Enabled() {
+	if !r.opts.Shard.Enabled() {
 		return n
 	}
-	return (n + r.o.Shard.N - 1) / r.o.Shard.N
+	return (n + r.opts.Shard.N - 1) / r.opts.Shard.N
 }

@@ -41,9 +41,9 @@ func (r *Runner) spool(rd io.Reader) (*spooled, error) {
 	var head headBuffer
 	var tail tailBuffer
 	bp := copyBufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, h, &head, &tail), io.LimitReader(rd, r.o.MaxBytes+1), *bp)
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h, &head, &tail), io.LimitReader(rd, r.opts.MaxBytes+1), *bp)
 	copyBufs.Put(bp)
-	if err == nil && n > r.o.MaxBytes {
+	if err == nil && n > r.opts.MaxBytes {
 		err = errTooLarge
 	}
 	if err != nil {

@@ -63,8 +63,8 @@ func (r *Runner) fillSummary(s *Summary) {
 		s.ByClassification[manifest.ClassHTML] + s.ByClassification[manifest.ClassSkipped]
 	s.Deferred = s.ByClassification[manifest.ClassDeferred]
 	s.DurationSeconds = s.FinishedAt.Sub(s.StartedAt).Seconds()
-	s.Hosts = r.d.Fetch.HostStats()
-	s.Operations = r.d.Fetch.OpStats()
+	s.Hosts = r.deps.Fetch.HostStats()
+	s.Operations = r.deps.Fetch.OpStats()
 }
 
 // writeSummary writes the summary atomically.

@@ -99,7 +99,7 @@ func (r *Runner) upgrading(ctx context.Context) bool { return passOf(ctx) == pas
 // The pass runs as the work's next steps in the frontier, scheduled by host like any
 // other.
 func (r *Runner) reconsider(w *openalex.Work, prev *manifest.Record) passMode {
-	if r.o.DryRun {
+	if r.opts.DryRun {
 		return 0
 	}
 	class := savedKind(prev)
@@ -118,7 +118,7 @@ func (r *Runner) reconsider(w *openalex.Work, prev *manifest.Record) passMode {
 			return passRedo
 		}
 	}
-	if r.o.NoUpgrade {
+	if r.opts.NoUpgrade {
 		return 0
 	}
 	return passUpgrade
@@ -170,13 +170,4 @@ func (r *Runner) reclassify(prev *manifest.Record) PageVerdict {
 	}
 	defer f.Close()
 	return ClassifyPage(f, prev.URL, prev.Resolver == resolve.NameEuropePMC)
-}
-
-// annotate adds the replaced outcome of an upgrade to the work's manifest record.
-func (res result) annotate(rec *manifest.Record) {
-	if res.previous != nil {
-		rec.PreviousPath = res.previous.Path
-		rec.PreviousClassification = savedKind(res.previous)
-		rec.PreviousSHA256 = res.previous.SHA256
-	}
 }

@@ -1,8 +1,14 @@
 package download
 
+// One work's life: the resume check (resumed), one resolver or one candidate per step
+// (step), how the work ends once all are tried (settle), and its one manifest record
+// (finish). A candidate's own life is in candidate.go; the run loop is runner.go and
+// the frontier that schedules steps is frontier.go.
+
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/docstokg/contentdl/internal/fetch"
@@ -57,12 +63,12 @@ func (r *Runner) nextHost(ws *workState) string {
 	case !ws.checked:
 		return ""
 	case len(ws.cands) > 0:
-		if r.o.DryRun {
+		if r.opts.DryRun {
 			return ""
 		}
 		return fetch.HostOf(ws.cands[0].URL)
-	case ws.ri < len(r.d.Resolvers):
-		if h, ok := r.d.Resolvers[ws.ri].(hoster); ok {
+	case ws.ri < len(r.deps.Resolvers):
+		if h, ok := r.deps.Resolvers[ws.ri].(hoster); ok {
 			return h.Host(ws.w)
 		}
 	}
@@ -95,7 +101,7 @@ func (r *Runner) stepOnce(ctx context.Context, ws *workState) (res result, done 
 	if len(ws.cands) > 0 {
 		c := ws.cands[0]
 		ws.cands = ws.cands[1:]
-		if r.o.DryRun {
+		if r.opts.DryRun {
 			ws.dry = append(ws.dry, c)
 			rec := r.attempt(w, c.Resolver, c.URL, policy.Download, ws.resolvedAt)
 			rec.Classification = manifest.ClassDryRun
@@ -120,10 +126,10 @@ func (r *Runner) stepOnce(ctx context.Context, ws *workState) (res result, done 
 		ws.miss = res
 		return result{}, false
 	}
-	if ws.ri < len(r.d.Resolvers) {
-		rs := r.d.Resolvers[ws.ri]
+	if ws.ri < len(r.deps.Resolvers) {
+		rs := r.deps.Resolvers[ws.ri]
 		ws.ri++
-		start := r.d.Clock.Now()
+		start := r.deps.Clock.Now()
 		cands, err := rs.Resolve(ctx, w)
 		if err != nil {
 			rec := r.attempt(w, rs.Name(), "", policy.Resolve, start)
@@ -168,7 +174,7 @@ func (ws *workState) preferHTTPS(c resolve.Candidate) {
 
 // settle is how a work ends once every resolver and candidate has been tried.
 func (r *Runner) settle(ctx context.Context, ws *workState) result {
-	if r.o.DryRun {
+	if r.opts.DryRun {
 		res := result{class: manifest.ClassDryRun, reason: fmt.Sprintf("%d_candidates", len(ws.dry))}
 		if len(ws.dry) > 0 {
 			res.url, res.resolver = ws.dry[0].URL, ws.dry[0].Resolver
@@ -215,10 +221,10 @@ func (r *Runner) settle(ctx context.Context, ws *workState) result {
 // readLandingPages reports whether the landing-page resolver is in the chain and the
 // work has a landing page for it to read.
 func (r *Runner) readLandingPages(w *openalex.Work) bool {
-	if r.o.DryRun {
+	if r.opts.DryRun {
 		return false
 	}
-	for _, rs := range r.d.Resolvers {
+	for _, rs := range r.deps.Resolvers {
 		if rs.Name() == resolve.NameLandingPage {
 			for _, loc := range w.AllLocations() {
 				if loc.LandingPageURL != "" {
@@ -228,4 +234,59 @@ func (r *Runner) readLandingPages(w *openalex.Work) bool {
 		}
 	}
 	return false
+}
+
+// resumed handles a work that an earlier run saved. done is true when nothing more
+// is to be done for it. A saved XML or HTML file may start a pass instead (ws.pass):
+// an upgrade to PDF, or a redo when the saved page is not full text (upgrade.go).
+func (r *Runner) resumed(ctx context.Context, ws *workState) (result, bool) {
+	w := ws.w
+	if (r.opts.NoResume && !r.opts.Revalidate) || ws.pass.mode != 0 {
+		return result{}, false
+	}
+	prev, ok := r.index.Latest(w.ID)
+	if !ok || !prev.Saved() || !r.store.verify(prev.Path, prev.SHA256) {
+		return result{}, false
+	}
+	res := savedResult(prev)
+	res.class, res.reason, res.status = manifest.ClassSkipped, "already_saved", 0
+	if r.opts.Revalidate {
+		return r.revalidate(ctx, w, prev, res), true
+	}
+	if m := r.reconsider(w, prev); m != 0 {
+		ws.pass, ws.saved = pass{mode: m, prev: prev}, res
+		return result{}, false
+	}
+	return res, true
+}
+
+// finish writes the work's one manifest record for this run and counts it.
+func (r *Runner) finish(w *openalex.Work, res result) {
+	rec := r.record(w, manifest.TypeManifest)
+	res.fill(rec)
+	r.write(rec)
+	r.checkpointFinished(w.ID, res)
+	r.mu.Lock()
+	r.byClass[res.class]++
+	if res.reason != "" {
+		r.byReason[res.reason]++
+	}
+	if res.class == manifest.ClassMiss && res.transient {
+		r.failed++
+	}
+	r.mu.Unlock()
+	if r.deps.Progress != nil {
+		r.deps.Progress.WorkDone(res.class, res.size)
+	}
+}
+
+func dedupe(s []string) []string {
+	sort.Strings(s)
+	out := s[:0]
+	for i, v := range s {
+		if v != "" && (i == 0 || v != s[i-1]) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
