@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docstokg/contentdl/internal/clock"
+	"github.com/docstokg/contentdl/internal/testkit"
 )
 
 func TestDefaultPath(t *testing.T) {
@@ -205,7 +206,7 @@ func TestCorruptFileIsMovedAside(t *testing.T) {
 			if _, err := Load(path); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("Load = %v, want ErrCorrupt", err)
 			}
-			logs := &logBuffer{}
+			logs := &testkit.Buffer{}
 			tr := NewTracker(DefaultConfig(), clock.NewFake(t0), newLogger(logs))
 			if err := tr.Open(path); err != nil {
 				t.Fatalf("Open of a corrupt file must not fail: %v", err)

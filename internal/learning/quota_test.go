@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/docstokg/contentdl/internal/clock"
+	"github.com/docstokg/contentdl/internal/testkit"
 )
 
 // TestQuotaIsNotCongestion: a 429 whose Retry-After is beyond max_wait (OpenAlex's spent
@@ -14,7 +15,7 @@ import (
 // tells the fetch layer to stop, survives a restart, and expires on time.
 func TestQuotaIsNotCongestion(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "learning.json")
-	logs := &logBuffer{}
+	logs := &testkit.Buffer{}
 	clk := clock.NewFake(t0)
 	tr := NewTracker(DefaultConfig(), clk, newLogger(logs))
 	if err := tr.Open(path); err != nil {
@@ -54,7 +55,7 @@ func TestQuotaIsNotCongestion(t *testing.T) {
 
 	// A cron run an hour later skips the provider.
 	clk.Advance(time.Hour)
-	logs2 := &logBuffer{}
+	logs2 := &testkit.Buffer{}
 	tr2 := NewTracker(DefaultConfig(), clk, newLogger(logs2))
 	if err := tr2.Open(path); err != nil {
 		t.Fatal(err)

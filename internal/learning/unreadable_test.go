@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/docstokg/contentdl/internal/clock"
+	"github.com/docstokg/contentdl/internal/testkit"
 )
 
 // A learning file this process may not read (permission denied, or a symlink loop,
@@ -36,7 +37,7 @@ func TestUnreadableFileIsMovedAside(t *testing.T) {
 			if _, err := Load(path); err == nil || errors.Is(err, ErrCorrupt) {
 				t.Fatalf("Load = %v, want a read error", err)
 			}
-			logs := &logBuffer{}
+			logs := &testkit.Buffer{}
 			tr := NewTracker(DefaultConfig(), clock.NewFake(t0), newLogger(logs))
 			if err := tr.Open(path); err != nil {
 				t.Fatalf("Open of an unreadable file must not fail: %v", err)

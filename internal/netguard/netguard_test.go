@@ -1,7 +1,6 @@
 package netguard
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/docstokg/contentdl/internal/testkit"
 )
 
 func TestParsePrefix(t *testing.T) {
@@ -199,14 +200,6 @@ func serveOn(t *testing.T, addr string, h http.Handler) (*httptest.Server, *coun
 	return srv, cl
 }
 
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 func client(g *Guard, proxy func(*http.Request) (*url.URL, error)) *http.Client {
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	tr := &http.Transport{DialContext: g.DialContext(d), Proxy: g.Proxy(proxy)}
@@ -237,7 +230,7 @@ func TestDialRefusesRedirectToDeniedAddress(t *testing.T) {
 		}
 		http.Redirect(rw, r, denied.URL+"/latest/meta-data/", http.StatusFound)
 	}))
-	var logs logBuf
+	var logs testkit.Buffer
 	g := New(MustParsePrefixes(append(DefaultDeny(), "127.0.0.0/8")), MustParsePrefixes([]string{"127.0.0.1/32"}),
 		slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	c := client(g, nil)
@@ -279,7 +272,7 @@ func TestDialChecksResolvedAddressOfAName(t *testing.T) {
 	t.Parallel()
 	srv, ln := serveOn(t, "127.0.0.1:0", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {}))
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	var logs logBuf
+	var logs testkit.Buffer
 	g := New(MustParsePrefixes([]string{"127.0.0.0/8", "::1/128"}), nil, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	_, err := get(client(g, nil), "http://localhost:"+port+"/")
 	var be *BlockedError
@@ -345,7 +338,7 @@ func TestProxyPreCheck(t *testing.T) {
 		}
 		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}
-	var logs logBuf
+	var logs testkit.Buffer
 	g := New(MustParsePrefixes(append(DefaultDeny(), "127.0.0.0/8")), nil, slog.New(slog.NewTextHandler(&logs, nil)), lookup)
 	c := client(g, http.ProxyURL(pu))
 

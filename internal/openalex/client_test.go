@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/docstokg/contentdl/internal/testkit"
 )
 
 const (
@@ -33,31 +34,17 @@ func fixture(t *testing.T, name string) []byte {
 	return b
 }
 
-// recorder is an httptest server that remembers every request it received.
+// recorder is a recording server (testkit.Server) and a Client pointed at it.
 type recorder struct {
-	mu   sync.Mutex
-	reqs []*http.Request
-	srv  *httptest.Server
+	srv *testkit.Server
 }
 
 func newRecorder(t *testing.T, h http.HandlerFunc) *recorder {
 	t.Helper()
-	rec := &recorder{}
-	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec.mu.Lock()
-		rec.reqs = append(rec.reqs, r.Clone(context.Background()))
-		rec.mu.Unlock()
-		h(w, r)
-	}))
-	t.Cleanup(rec.srv.Close)
-	return rec
+	return &recorder{srv: testkit.NewServer(t, h)}
 }
 
-func (r *recorder) requests() []*http.Request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*http.Request(nil), r.reqs...)
-}
+func (r *recorder) requests() []*http.Request { return r.srv.Requests() }
 
 func (r *recorder) client() *Client {
 	return &Client{

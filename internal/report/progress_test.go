@@ -12,27 +12,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/docstokg/contentdl/internal/clock"
+	"github.com/docstokg/contentdl/internal/testkit"
 )
 
 var t0 = time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
-
-// lockedBuffer is a bytes.Buffer the test may read while the display writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // screen plays the output on a dumb terminal: '\r' returns to column 0 and what
 // follows overwrites, '\n' ends the line. It returns the lines that scrolled up and
@@ -145,7 +128,7 @@ func TestProgressTotalArrivesLateOrIsExceeded(t *testing.T) {
 
 func TestProgressLogLinesAreWholeUnderConcurrency(t *testing.T) {
 	clk := clock.NewFake(t0)
-	var buf lockedBuffer
+	var buf testkit.Buffer
 	cool := func() map[string]time.Time { return map[string]time.Time{"api.example": clk.Now().Add(time.Minute)} }
 	p := newProgress(&buf, cool, clk.Now, time.Millisecond, noWidth) // background refresh on
 	log := p.LogWriter()
@@ -283,7 +266,7 @@ func TestProgressFitsTheTerminal(t *testing.T) {
 // The cooldown source may log (the fetch client logs while holding its locks); the
 // display must not hold its own lock while it asks.
 func TestProgressCooldownSourceMayLog(t *testing.T) {
-	var buf lockedBuffer
+	var buf testkit.Buffer
 	var p *Progress
 	src := func() map[string]time.Time {
 		fmt.Fprintln(p.LogWriter(), "level=WARN msg=cooling")
@@ -305,7 +288,7 @@ func TestProgressCooldownSourceMayLog(t *testing.T) {
 }
 
 func TestNewProgressPublic(t *testing.T) {
-	var buf lockedBuffer
+	var buf testkit.Buffer
 	p := NewProgress(&buf, nil, nil) // a buffer is no terminal: no width limit
 	p.SetTotal(2)
 	p.WorkDone("pdf", 10)

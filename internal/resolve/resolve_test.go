@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/testkit"
 )
 
 func fixture(t *testing.T, name string) []byte {
@@ -28,32 +28,20 @@ func fixture(t *testing.T, name string) []byte {
 	return b
 }
 
-// server is an httptest server that records requests and the op each came with.
+// server is a recording server (testkit.Server) that also notes the op each call
+// came with.
 type server struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	reqs []*http.Request
-	ops  []policy.OperationType
+	srv *testkit.Server
+	mu  sync.Mutex
+	ops []policy.OperationType
 }
 
 func newServer(t *testing.T, h http.HandlerFunc) *server {
 	t.Helper()
-	s := &server{}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.reqs = append(s.reqs, r.Clone(context.Background()))
-		s.mu.Unlock()
-		h(w, r)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
+	return &server{srv: testkit.NewServer(t, h)}
 }
 
-func (s *server) requests() []*http.Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*http.Request(nil), s.reqs...)
-}
+func (s *server) requests() []*http.Request { return s.srv.Requests() }
 
 // doer adapts the server's client to Doer and records the operation of each call.
 func (s *server) doer() Doer {

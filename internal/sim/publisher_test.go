@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/docstokg/contentdl/internal/clock"
+	"github.com/docstokg/contentdl/internal/testkit"
 )
 
 // limited is a one-work scenario whose host has the given capacity and styles.
@@ -566,7 +567,7 @@ func TestInfoAndConfigSnippet(t *testing.T) {
 }
 
 func TestLoggerGetsRequestsAndScheduleWarnings(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := start(t, withFaults(1, schedule("/pdf/W9", "reset")), Options{Logger: log})
 	get(t, client(t, false), s.HostURL(0)+"/pdf/W1")
@@ -579,22 +580,4 @@ func TestLoggerGetsRequestsAndScheduleWarnings(t *testing.T) {
 	waitFor(t, func() bool {
 		return strings.Contains(buf.String(), `msg="sim: request" host=pub method=GET path=/pdf/W1 status=200`)
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
