@@ -15,7 +15,7 @@ import (
 // MicroPattern the -bench pattern: the policy decision, a tracker update, and
 // rendering provider-learning-status for 1,000 providers.
 var (
-	MicroPackages = []string{"./internal/policy", "./internal/learning"}
+	MicroPackages = []string{"./internal/policy", "./internal/learning", "./internal/report"}
 	MicroPattern  = "^(BenchmarkDecide|BenchmarkObserve|BenchmarkObserveMixed|BenchmarkObserveParallel|BenchmarkRenderTable1000|BenchmarkRenderJSON1000)$"
 )
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docstokg/contentdl/internal/learning"
+	"github.com/docstokg/contentdl/internal/report"
 )
 
 // StatusOptions are the inputs of provider-learning-status.
@@ -92,9 +93,9 @@ func statusRun(st *State, o *StatusOptions) error {
 		rows = learning.FilterRows(rows, o.Provider)
 	}
 	if o.JSON {
-		return learning.RenderJSON(st.Stdout, rows, now)
+		return report.WriteLearningJSON(st.Stdout, rows, now)
 	}
-	return learning.RenderTable(st.Stdout, rows, now)
+	return report.WriteLearningTable(st.Stdout, rows, now)
 }
 
 func statusReset(st *State, o *StatusOptions) error {

@@ -220,3 +220,16 @@ func effectiveRPS(configured, pct, ceiling, minRPS float64) float64 {
 	}
 	return eff
 }
+
+// FilterRows keeps the rows whose "provider@host" key contains substr, ignoring case.
+// An empty substr keeps every row. The result is a new slice.
+func FilterRows(rows []ProviderBehavior, substr string) []ProviderBehavior {
+	out := make([]ProviderBehavior, 0, len(rows))
+	needle := strings.ToLower(substr)
+	for _, b := range rows {
+		if needle == "" || strings.Contains(strings.ToLower(b.Key()), needle) {
+			out = append(out, b)
+		}
+	}
+	return out
+}

@@ -11,8 +11,9 @@
 // recovery is evaluated lazily.
 //
 // Open and Save persist the state as JSON (see File), atomically and under an advisory
-// lock, merging with other processes' updates. RenderTable and RenderJSON render the
-// status for `contentdl provider-learning-status`.
+// lock, merging with other processes' updates. The status that
+// `contentdl provider-learning-status` prints is rendered by internal/report
+// (WriteLearningTable, WriteLearningJSON), with the run's other tables.
 //
 // The algorithm, the settings and the file format are described for users in
 // docs/provider-learning.md.

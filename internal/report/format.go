@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -13,13 +14,16 @@ const unlimitedRPS = math.MaxFloat64 / 2
 // isUnlimited reports whether rps stands for an unlimited host.
 func isUnlimited(rps float64) bool { return math.IsInf(rps, 1) || rps >= unlimitedRPS }
 
-// formatRPS prints a requests-per-second figure compactly: "inf", "0.33", "2", "12.5".
+// formatRPS prints a requests-per-second figure compactly: "inf", "0.005", "0.33",
+// "2", "12.5". It is the one rate format of every table contentdl prints.
 func formatRPS(rps float64) string {
 	switch {
 	case isUnlimited(rps):
 		return "inf"
-	case rps <= 0:
+	case rps <= 0 || math.IsNaN(rps):
 		return "0"
+	case rps < 0.01:
+		return strconv.FormatFloat(rps, 'g', 2, 64) // a learned floor such as 0.005 stays visible
 	case rps < 1:
 		return fmt.Sprintf("%.2f", rps)
 	case rps == math.Trunc(rps):
@@ -43,7 +47,8 @@ func formatMS(ms float64) string {
 	return fmt.Sprintf("%.2fs", ms/1000)
 }
 
-// formatDuration prints a duration to the second, compactly: "45s", "3m10s", "1h02m".
+// formatDuration prints a duration to the second, compactly: "45s", "3m10s", "1h02m",
+// "3d04h". It is the one duration format of every table contentdl prints.
 func formatDuration(d time.Duration) string {
 	if d < 0 {
 		d = 0
@@ -51,6 +56,8 @@ func formatDuration(d time.Duration) string {
 	d = d.Round(time.Second)
 	h, m, s := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
 	switch {
+	case h >= 24:
+		return fmt.Sprintf("%dd%02dh", h/24, h%24)
 	case h > 0:
 		return fmt.Sprintf("%dh%02dm", h, m)
 	case m > 0:

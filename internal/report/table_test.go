@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docstokg/contentdl/internal/golden"
 
@@ -130,11 +131,13 @@ func TestSummaryTableNil(t *testing.T) {
 func TestFormatters(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
 		{formatRPS(0.333), "0.33"}, {formatRPS(10), "10"}, {formatRPS(6.4), "6.4"}, {formatRPS(1e308), "inf"},
-		{formatRPS(0), "0"}, {formatRPS(250.4), "250"},
+		{formatRPS(0), "0"}, {formatRPS(250.4), "250"}, {formatRPS(0.005), "0.005"}, {formatRPS(2), "2"},
 		{formatMS(0), "-"}, {formatMS(7.25), "7.2ms"}, {formatMS(182.4), "182ms"}, {formatMS(3120.5), "3.12s"},
 		{formatBytes(512), "512 B"}, {formatBytes(1234), "1.2 kB"}, {formatBytes(12_400_000), "12 MB"},
 		{formatDuration(0), "0s"}, {formatDuration(45_400_000_000), "45s"}, {formatDuration(190e9), "3m10s"},
 		{formatDuration(3725e9), "1h02m"}, {formatDuration(-5), "0s"},
+		{formatDuration(2*time.Hour + 5*time.Minute), "2h05m"}, {formatDuration(76 * time.Hour), "3d04h"},
+		{formatDuration(24 * time.Hour), "1d00h"}, {formatSeconds(2 * time.Second), "2s"}, {formatSeconds(1500 * time.Millisecond), "1.5s"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)

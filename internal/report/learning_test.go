@@ -1,4 +1,4 @@
-package learning
+package report
 
 import (
 	"bytes"
@@ -8,30 +8,31 @@ import (
 	"time"
 
 	"github.com/docstokg/contentdl/internal/golden"
+	"github.com/docstokg/contentdl/internal/learning"
 )
 
 func tp(t time.Time) *time.Time { return &t }
 
 // statusRows covers every status and column state.
-func statusRows(now time.Time) []ProviderBehavior {
-	return []ProviderBehavior{
+func statusRows(now time.Time) []learning.ProviderBehavior {
+	return []learning.ProviderBehavior{
 		{Provider: "crossref", Host: "api.crossref.org", TotalRequests: 1200, ConfiguredRPS: 10, EffectiveRPS: 5,
-			CeilingRPS: 5, UpdatedAt: now.Add(-time.Minute), Status: StatusNormal, RecoveryTimes: []float64{}},
+			CeilingRPS: 5, UpdatedAt: now.Add(-time.Minute), Status: learning.StatusNormal, RecoveryTimes: []float64{}},
 		{Provider: "openalex", Host: "api.openalex.org", Total429s: 3, TotalRequests: 5000, ConfiguredRPS: 10, EffectiveRPS: 10,
 			Last429At: tp(now.Add(-2 * time.Hour)), QuotaResetAt: tp(now.Add(5*time.Hour + 30*time.Minute)),
-			UpdatedAt: now.Add(-2 * time.Hour), Status: StatusQuotaExhausted},
+			UpdatedAt: now.Add(-2 * time.Hour), Status: learning.StatusQuotaExhausted},
 		{Provider: "unpaywall", Host: "api.unpaywall.org", Total429s: 1, TotalRequests: 50, ConfiguredRPS: 5, EffectiveRPS: 5,
 			Last429At: tp(now.Add(-26 * time.Hour)), QuotaResetAt: tp(now.Add(-time.Hour)),
-			UpdatedAt: now.Add(-26 * time.Hour), Status: StatusQuotaExhausted}, // the mark has expired
+			UpdatedAt: now.Add(-26 * time.Hour), Status: learning.StatusQuotaExhausted}, // the mark has expired
 		{Provider: "web", Host: "export.arxiv.org", Consecutive429s: 4, Total429s: 17, TotalRequests: 310,
 			RecoveryTimes: []float64{1, 3, 2}, AppliedReductionPct: 20, ConfiguredRPS: 0.33, EffectiveRPS: 0.264,
-			Last429At: tp(now.Add(-45 * time.Second)), UpdatedAt: now.Add(-45 * time.Second), Status: StatusReducing},
+			Last429At: tp(now.Add(-45 * time.Second)), UpdatedAt: now.Add(-45 * time.Second), Status: learning.StatusReducing},
 		{Provider: "web", Host: "pub.example:8443", Total429s: 9, TotalRequests: 900, RecoveryTimes: []float64{1, 2, 4, 30},
 			AppliedReductionPct: 57.123456789, ConfiguredRPS: 25, EffectiveRPS: 10.719135802749999, LastGoodRPS: 11,
-			Last429At: tp(now.Add(-3*time.Minute - 12*time.Second)), UpdatedAt: now, Status: StatusRecovering},
+			Last429At: tp(now.Add(-3*time.Minute - 12*time.Second)), UpdatedAt: now, Status: learning.StatusRecovering},
 		{Provider: "web", Host: "slow.example", Total429s: 200, TotalRequests: 400, AppliedReductionPct: 80, ConfiguredRPS: 0.2,
 			EffectiveRPS: 0.05, Last429At: tp(now.Add(-3*24*time.Hour - 4*time.Hour)), UpdatedAt: now.Add(-3 * 24 * time.Hour),
-			Status: StatusRecovering},
+			Status: learning.StatusRecovering},
 	}
 }
 
@@ -39,24 +40,24 @@ var renderNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func TestRenderTableGolden(t *testing.T) {
 	var buf bytes.Buffer
-	if err := RenderTable(&buf, statusRows(renderNow), renderNow); err != nil {
+	if err := WriteLearningTable(&buf, statusRows(renderNow), renderNow); err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "status_table.golden", buf.Bytes())
+	golden.Check(t, "learning_status_table.golden", buf.Bytes())
 
 	buf.Reset()
-	if err := RenderTable(&buf, nil, renderNow); err != nil {
+	if err := WriteLearningTable(&buf, nil, renderNow); err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "status_table_empty.golden", buf.Bytes())
+	golden.Check(t, "learning_status_table_empty.golden", buf.Bytes())
 }
 
 func TestRenderJSONGolden(t *testing.T) {
 	var buf bytes.Buffer
-	if err := RenderJSON(&buf, statusRows(renderNow), renderNow); err != nil {
+	if err := WriteLearningJSON(&buf, statusRows(renderNow), renderNow); err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "status.json.golden", buf.Bytes())
+	golden.Check(t, "learning_status.json.golden", buf.Bytes())
 
 	// The schema is stable: every key of every row is present, absent values are null.
 	var doc struct {
@@ -85,70 +86,20 @@ func TestRenderJSONGolden(t *testing.T) {
 	}
 
 	buf.Reset()
-	if err := RenderJSON(&buf, nil, renderNow); err != nil {
+	if err := WriteLearningJSON(&buf, nil, renderNow); err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "status_empty.json.golden", buf.Bytes())
-}
-
-func TestFilterRows(t *testing.T) {
-	rows := statusRows(renderNow)
-	for _, tc := range []struct {
-		substr string
-		want   int
-	}{{"", 6}, {"OPENALEX", 1}, {"web@", 3}, {"example", 2}, {"api.", 3}, {"nothing", 0}} {
-		got := FilterRows(rows, tc.substr)
-		if len(got) != tc.want {
-			t.Errorf("FilterRows(%q) = %d rows, want %d", tc.substr, len(got), tc.want)
-		}
-	}
-	if got := FilterRows(nil, "x"); got == nil || len(got) != 0 {
-		t.Errorf("FilterRows(nil) = %#v, want an empty slice", got)
-	}
-}
-
-func TestFileRowsAndSnapshotAreCopies(t *testing.T) {
-	f := &File{SchemaVersion: 1, Providers: map[string]ProviderBehavior{
-		"b@y": {RecoveryTimes: []float64{1}}, "a@x": {Provider: "a", Host: "x"},
-	}}
-	rows := f.Rows()
-	if len(rows) != 2 || rows[0].Key() != "a@x" || rows[1].Provider != "b" || rows[1].Host != "y" {
-		t.Fatalf("rows %+v", rows)
-	}
-	rows[1].RecoveryTimes[0] = 99
-	if f.Providers["b@y"].RecoveryTimes[0] != 1 {
-		t.Fatal("Rows shares recovery_times with the file")
-	}
-
-	fx := newFixture(t, noWindow(), 10, 1)
-	fx.observe(429, retryAfter(3))
-	snap := fx.tr.Snapshot()
-	snap[0].RecoveryTimes[0] = 99
-	*snap[0].Last429At = time.Time{}
-	if b := fx.behavior(); b.RecoveryTimes[0] != 3 || b.Last429At.IsZero() {
-		t.Fatal("Snapshot shares memory with the tracker")
-	}
-}
-
-func TestHumanDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		0: "0s", 45 * time.Second: "45s", 3*time.Minute + 12*time.Second: "3m12s",
-		2*time.Hour + 5*time.Minute: "2h5m", 76 * time.Hour: "3d4h", -time.Second: "0s",
-	} {
-		if got := humanDuration(d); got != want {
-			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
+	golden.Check(t, "learning_status_empty.json.golden", buf.Bytes())
 }
 
 // rows1000 is a status table of 1,000 providers.
-func rows1000() []ProviderBehavior {
-	rows := make([]ProviderBehavior, 1000)
+func rows1000() []learning.ProviderBehavior {
+	rows := make([]learning.ProviderBehavior, 1000)
 	for i := range rows {
-		rows[i] = ProviderBehavior{Provider: "web", Host: fmt.Sprintf("host%04d.example.org", i), Total429s: int64(i),
+		rows[i] = learning.ProviderBehavior{Provider: "web", Host: fmt.Sprintf("host%04d.example.org", i), Total429s: int64(i),
 			TotalRequests: int64(10 * i), RecoveryTimes: []float64{1, 2, float64(i % 7)}, AppliedReductionPct: float64(i % 80),
 			ConfiguredRPS: 10, EffectiveRPS: 10 * (1 - float64(i%80)/100), Last429At: tp(renderNow.Add(-time.Duration(i) * time.Second)),
-			UpdatedAt: renderNow, Status: StatusRecovering}
+			UpdatedAt: renderNow, Status: learning.StatusRecovering}
 	}
 	return rows
 }
@@ -159,7 +110,7 @@ func BenchmarkRenderTable1000(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()
-		if err := RenderTable(&buf, rows, renderNow); err != nil {
+		if err := WriteLearningTable(&buf, rows, renderNow); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -171,7 +122,7 @@ func BenchmarkRenderJSON1000(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()
-		if err := RenderJSON(&buf, rows, renderNow); err != nil {
+		if err := WriteLearningJSON(&buf, rows, renderNow); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package learning
+package report
 
 import (
 	"encoding/json"
@@ -6,29 +6,32 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/docstokg/contentdl/internal/learning"
 )
 
-// RenderTable writes the human status table, one row per entry in the given order:
+// WriteLearningTable writes the status table of `contentdl provider-learning-status`,
+// one row per entry in the given order:
 //
 //	PROVIDER@HOST  STATUS  CONSEC 429  TOTAL 429  REDUCTION  RPS (CONFIGURED → EFFECTIVE)  RECOVERY EST  LAST 429
 //
 // The status is evaluated at now (an expired quota mark no longer shows); a quota in
 // force shows its reset. The recovery estimate is the median Retry-After, or 2s; the
-// last 429 is the time since it, or "never". The output is stable for golden tests.
-func RenderTable(w io.Writer, rows []ProviderBehavior, now time.Time) error {
+// last 429 is the time since it, or "never". Rates and durations use the same
+// formatters as the run's summary table. The output is stable for golden tests.
+func WriteLearningTable(w io.Writer, rows []learning.ProviderBehavior, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROVIDER@HOST\tSTATUS\tCONSEC 429\tTOTAL 429\tREDUCTION\tRPS (CONFIGURED → EFFECTIVE)\tRECOVERY EST\tLAST 429")
 	for _, b := range rows {
 		st := string(b.StatusAt(now))
-		if b.StatusAt(now) == StatusQuotaExhausted {
-			st += " (resets in " + humanDuration(b.QuotaResetAt.Sub(now)) + ")"
+		if b.StatusAt(now) == learning.StatusQuotaExhausted {
+			st += " (resets in " + formatDuration(b.QuotaResetAt.Sub(now)) + ")"
 		}
 		last := "never"
 		if b.Last429At != nil {
-			last = humanDuration(now.Sub(*b.Last429At)) + " ago"
+			last = formatDuration(now.Sub(*b.Last429At)) + " ago"
 		}
 		rps := formatRPS(b.ConfiguredRPS) + " → " + formatRPS(b.EffectiveRPS)
 		if b.CeilingRPS > 0 && b.CeilingRPS <= b.EffectiveRPS {
@@ -42,7 +45,7 @@ func RenderTable(w io.Writer, rows []ProviderBehavior, now time.Time) error {
 	return tw.Flush()
 }
 
-// statusJSON is the stable schema of RenderJSON (documented in docs/provider-learning.md).
+// statusJSON is the stable schema of WriteLearningJSON (documented in docs/provider-learning.md).
 type statusJSON struct {
 	SchemaVersion int             `json:"schema_version"`
 	GeneratedAt   time.Time       `json:"generated_at"`
@@ -50,24 +53,25 @@ type statusJSON struct {
 }
 
 type statusJSONRow struct {
-	Key                 string     `json:"key"`
-	Provider            string     `json:"provider"`
-	Host                string     `json:"host"`
-	Status              Status     `json:"status"`
-	Consecutive429s     int        `json:"consecutive_429s"`
-	Total429s           int64      `json:"total_429s"`
-	TotalRequests       int64      `json:"total_requests"`
-	AppliedReductionPct float64    `json:"applied_reduction_pct"`
-	ConfiguredRPS       float64    `json:"configured_rps"`
-	EffectiveRPS        float64    `json:"effective_rps"`
-	CeilingRPS          *float64   `json:"ceiling_rps"`
-	RecoveryEstimateS   float64    `json:"recovery_estimate_s"`
-	Last429At           *time.Time `json:"last_429_at"`
-	SecondsSinceLast429 *float64   `json:"seconds_since_last_429"`
-	QuotaResetAt        *time.Time `json:"quota_reset_at"`
+	Key                 string          `json:"key"`
+	Provider            string          `json:"provider"`
+	Host                string          `json:"host"`
+	Status              learning.Status `json:"status"`
+	Consecutive429s     int             `json:"consecutive_429s"`
+	Total429s           int64           `json:"total_429s"`
+	TotalRequests       int64           `json:"total_requests"`
+	AppliedReductionPct float64         `json:"applied_reduction_pct"`
+	ConfiguredRPS       float64         `json:"configured_rps"`
+	EffectiveRPS        float64         `json:"effective_rps"`
+	CeilingRPS          *float64        `json:"ceiling_rps"`
+	RecoveryEstimateS   float64         `json:"recovery_estimate_s"`
+	Last429At           *time.Time      `json:"last_429_at"`
+	SecondsSinceLast429 *float64        `json:"seconds_since_last_429"`
+	QuotaResetAt        *time.Time      `json:"quota_reset_at"`
 }
 
-// RenderJSON writes the machine-readable status:
+// WriteLearningJSON writes the machine-readable status of
+// `contentdl provider-learning-status --json`:
 //
 //	{"schema_version":1,"generated_at":…,"providers":[{"key","provider","host","status",
 //	 "consecutive_429s","total_429s","total_requests","applied_reduction_pct",
@@ -76,8 +80,8 @@ type statusJSONRow struct {
 //
 // Every key is always present; absent times and the absent ceiling are null. providers
 // is [] when empty. Times are RFC 3339 UTC.
-func RenderJSON(w io.Writer, rows []ProviderBehavior, now time.Time) error {
-	out := statusJSON{SchemaVersion: SchemaVersion, GeneratedAt: now.UTC(), Providers: make([]statusJSONRow, 0, len(rows))}
+func WriteLearningJSON(w io.Writer, rows []learning.ProviderBehavior, now time.Time) error {
+	out := statusJSON{SchemaVersion: learning.SchemaVersion, GeneratedAt: now.UTC(), Providers: make([]statusJSONRow, 0, len(rows))}
 	for _, b := range rows {
 		r := statusJSONRow{
 			Key:                 b.Key(),
@@ -102,7 +106,7 @@ func RenderJSON(w io.Writer, rows []ProviderBehavior, now time.Time) error {
 			s := math.Max(0, math.Round(now.Sub(t).Seconds()*1000)/1000)
 			r.SecondsSinceLast429 = &s
 		}
-		if r.Status == StatusQuotaExhausted {
+		if r.Status == learning.StatusQuotaExhausted {
 			t := b.QuotaResetAt.UTC()
 			r.QuotaResetAt = &t
 		}
@@ -111,49 +115,6 @@ func RenderJSON(w io.Writer, rows []ProviderBehavior, now time.Time) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-// FilterRows keeps the rows whose "provider@host" key contains substr, ignoring case.
-// An empty substr keeps every row. The result is a new slice.
-func FilterRows(rows []ProviderBehavior, substr string) []ProviderBehavior {
-	out := make([]ProviderBehavior, 0, len(rows))
-	needle := strings.ToLower(substr)
-	for _, b := range rows {
-		if needle == "" || strings.Contains(strings.ToLower(b.Key()), needle) {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
-// humanDuration renders a non-negative duration compactly: 45s, 3m12s, 2h5m, 3d4h.
-func humanDuration(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	d = d.Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return strconv.Itoa(int(d/time.Second)) + "s"
-	case d < time.Hour:
-		m, s := d/time.Minute, (d%time.Minute)/time.Second
-		return fmt.Sprintf("%dm%ds", m, s)
-	case d < 24*time.Hour:
-		h, m := d/time.Hour, (d%time.Hour)/time.Minute
-		return fmt.Sprintf("%dh%dm", h, m)
-	default:
-		days, h := d/(24*time.Hour), (d%(24*time.Hour))/time.Hour
-		return fmt.Sprintf("%dd%dh", days, h)
-	}
-}
-
-// formatRPS renders a rate with two decimals ("2.00"), never truncated to an integer.
-func formatRPS(v float64) string {
-	v = finiteOr0(v)
-	if v != 0 && v < 0.01 {
-		return strconv.FormatFloat(v, 'g', 2, 64)
-	}
-	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
 // formatSeconds renders a duration in seconds with at most one decimal: "2s", "1.5s".
