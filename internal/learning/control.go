@@ -62,15 +62,15 @@ const (
 	dirRecovering
 )
 
-// rtRing holds the last maxRecoveryTimes Retry-After values of a host (float32 is
+// retryAfterRing holds the last maxRecoveryTimes Retry-After values of a host (float32 is
 // exact for whole seconds and keeps a host's memory small).
-type rtRing struct {
+type retryAfterRing struct {
 	buf  [maxRecoveryTimes]float32
 	n    uint8 // values held
 	next uint8 // index of the next write
 }
 
-func (r *rtRing) add(v float64) {
+func (r *retryAfterRing) add(v float64) {
 	r.buf[r.next] = float32(v)
 	r.next = (r.next + 1) % maxRecoveryTimes
 	if r.n < maxRecoveryTimes {
@@ -79,7 +79,7 @@ func (r *rtRing) add(v float64) {
 }
 
 // values returns the held values, oldest first.
-func (r *rtRing) values() []float64 {
+func (r *retryAfterRing) values() []float64 {
 	if r == nil || r.n == 0 {
 		return []float64{}
 	}
@@ -92,7 +92,7 @@ func (r *rtRing) values() []float64 {
 }
 
 // last returns the newest k values, oldest first.
-func (r *rtRing) last(k int) []float64 {
+func (r *retryAfterRing) last(k int) []float64 {
 	v := r.values()
 	if k < len(v) {
 		v = v[len(v)-k:]
@@ -109,40 +109,40 @@ type hostState struct {
 	lim            Limiter
 	burst          int
 
-	configured float64 // configured rps; <= 0 or +Inf: not controlled
-	ceiling    float64 // advertised by headers; 0 = none
-	pct        float64 // applied reduction, percentage points
-	lastGood   float64 // the rate the host last pushed back at (CUBIC's W_max); 0 = unknown
+	configuredRPS float64 // configured rps; <= 0 or +Inf: not controlled
+	ceilingRPS    float64 // advertised by headers; 0 = none
+	reductionPct  float64 // applied reduction, percentage points
+	lastGoodRPS   float64 // the rate the host last pushed back at (CUBIC's W_max); 0 = unknown
 
-	total429, totalReq int64
-	base429, baseReq   int64 // what the file already held at the last save or load
-	rt                 *rtRing
-	rtNew              uint8 // how many of rt's newest values are not saved yet
+	total429s, totalRequests int64
+	saved429s, savedRequests int64 // what the file already held at the last save or load
+	retryAfters              *retryAfterRing
+	retryAftersUnsaved       uint8 // how many of retryAfters' newest values are not saved yet
 
-	consecutive int32   // the current episode's length
-	episodeStep float64 // points the current episode has been worth so far
-	episodeBase float64 // the reduction in force when the current episode began
+	consecutive429s int32   // the current episode's length
+	episodeStep     float64 // points the current episode has been worth so far
+	episodeBase     float64 // the reduction in force when the current episode began
 
 	// The measured rule: accepted responses since the last congestion signal (a 429
 	// that was not a straggler), or since the first response of this process.
-	sigAt, firstAt, sigPauseEnd int64
-	okSince, nSince             int32 // accepted and all (non-5xx) responses since then
+	lastSignalAt, firstResponseAt, signalPauseEnd int64
+	acceptedSinceSignal, responsesSinceSignal     int32 // accepted and all (non-5xx) responses since then
 
-	last429, updated, quotaUntil int64
-	anchor                       int64   // start of the current clean stretch
-	anchorRate                   float64 // learned rate at anchor
-	pauseUntil                   int64   // a Retry-After pause (or reset cooldown) runs until then
-	settleUntil                  int64   // 429s before then answer requests sent before the last reduction
+	last429At, updatedAt, quotaUntil int64
+	cleanSince                       int64   // start of the current clean stretch
+	cleanSinceRPS                    float64 // learned rate at cleanSince
+	pauseUntil                       int64   // a Retry-After pause (or reset cooldown) runs until then
+	settleUntil                      int64   // 429s before then answer requests sent before the last reduction
 
 	// The windowed trigger's exponentially decaying counts (time constant cfg.Window).
-	wN, w429, wOK float64
-	wLast, wStart int64
-	n429          uint32 // raw 429s since the window was reset
+	windowResponses, window429s, windowAccepted float64
+	windowUpdatedAt, windowStartedAt            int64
+	raw429sInWindow                             uint32 // raw 429s since the window was reset
 
 	appliedRate  float64 // last rate given to lim
 	appliedBurst int
 
-	dir                 int8
+	direction           int8 // the last change: dirNone, dirReducing or dirRecovering
 	proven              bool // the host has shown what it accepts: no cold-start burst cap
 	active              bool // registered or observed by this process
 	observed            bool // observed by this process: only such entries are saved
@@ -158,61 +158,61 @@ func (hs *hostState) key() string { return Key(hs.provider, hs.host) }
 
 // controlled reports whether the host has a finite configured rate to reduce.
 func (hs *hostState) controlled() bool {
-	return hs.configured > 0 && !math.IsInf(hs.configured, 1)
+	return hs.configuredRPS > 0 && !math.IsInf(hs.configuredRPS, 1)
 }
 
-// learned is configured × (1 − pct/100) before the floor and the ceiling.
-func (hs *hostState) learned() float64 { return hs.configured * (100 - hs.pct) / 100 }
+// learned is configuredRPS × (1 − reductionPct/100) before the floor and the ceiling.
+func (hs *hostState) learned() float64 { return hs.configuredRPS * (100 - hs.reductionPct) / 100 }
 
 func (hs *hostState) effective(cfg *Config) float64 {
-	return effectiveRPS(hs.configured, hs.pct, hs.ceiling, cfg.MinRPS)
+	return effectiveRPS(hs.configuredRPS, hs.reductionPct, hs.ceilingRPS, cfg.MinRPS)
 }
 
 // setConfigured changes the configured rate, keeping the learned absolute rate: a
 // reduction learned against 25 rps that allowed 10 rps still allows 10 rps (0 %
 // reduction) when the user now configures 8. The cap still bounds the reduction.
 func (hs *hostState) setConfigured(c, maxPct float64) {
-	if hs.configured > 0 && !math.IsInf(hs.configured, 1) && c > 0 && !math.IsInf(c, 1) && c != hs.configured && hs.pct > 0 {
+	if hs.configuredRPS > 0 && !math.IsInf(hs.configuredRPS, 1) && c > 0 && !math.IsInf(c, 1) && c != hs.configuredRPS && hs.reductionPct > 0 {
 		abs := hs.learned()
-		hs.pct = roundPct(clampPct(100*(1-abs/c), maxPct))
-		hs.anchorRate = c * (100 - hs.pct) / 100
+		hs.reductionPct = roundPct(clampPct(100*(1-abs/c), maxPct))
+		hs.cleanSinceRPS = c * (100 - hs.reductionPct) / 100
 	}
-	hs.configured = c
+	hs.configuredRPS = c
 }
 
 // absorb folds the counts of an entry created before registration into hs.
 func (hs *hostState) absorb(prev *hostState) {
-	hs.totalReq += prev.totalReq
-	hs.total429 += prev.total429
-	if prev.last429 > hs.last429 {
-		hs.last429 = prev.last429
+	hs.totalRequests += prev.totalRequests
+	hs.total429s += prev.total429s
+	if prev.last429At > hs.last429At {
+		hs.last429At = prev.last429At
 	}
 	if prev.quotaUntil > hs.quotaUntil {
 		hs.quotaUntil = prev.quotaUntil
 	}
-	if prev.rt != nil {
-		for _, v := range prev.rt.values() {
+	if prev.retryAfters != nil {
+		for _, v := range prev.retryAfters.values() {
 			hs.addRecoveryTime(v)
 		}
 	}
-	hs.consecutive, hs.episodeStep, hs.episodeBase = prev.consecutive, prev.episodeStep, prev.episodeBase
-	hs.sigAt, hs.firstAt, hs.sigPauseEnd, hs.okSince, hs.nSince = prev.sigAt, prev.firstAt, prev.sigPauseEnd, prev.okSince, prev.nSince
-	if prev.ceiling > 0 {
-		hs.ceiling = prev.ceiling
+	hs.consecutive429s, hs.episodeStep, hs.episodeBase = prev.consecutive429s, prev.episodeStep, prev.episodeBase
+	hs.lastSignalAt, hs.firstResponseAt, hs.signalPauseEnd, hs.acceptedSinceSignal, hs.responsesSinceSignal = prev.lastSignalAt, prev.firstResponseAt, prev.signalPauseEnd, prev.acceptedSinceSignal, prev.responsesSinceSignal
+	if prev.ceilingRPS > 0 {
+		hs.ceilingRPS = prev.ceilingRPS
 	}
-	hs.wN, hs.w429, hs.wOK, hs.wLast, hs.wStart, hs.n429 = prev.wN, prev.w429, prev.wOK, prev.wLast, prev.wStart, prev.n429
+	hs.windowResponses, hs.window429s, hs.windowAccepted, hs.windowUpdatedAt, hs.windowStartedAt, hs.raw429sInWindow = prev.windowResponses, prev.window429s, prev.windowAccepted, prev.windowUpdatedAt, prev.windowStartedAt, prev.raw429sInWindow
 	if prev.pauseUntil > hs.pauseUntil {
 		hs.pauseUntil = prev.pauseUntil
 	}
 }
 
 func (hs *hostState) addRecoveryTime(v float64) {
-	if hs.rt == nil {
-		hs.rt = &rtRing{}
+	if hs.retryAfters == nil {
+		hs.retryAfters = &retryAfterRing{}
 	}
-	hs.rt.add(v)
-	if hs.rtNew < maxRecoveryTimes {
-		hs.rtNew++
+	hs.retryAfters.add(v)
+	if hs.retryAftersUnsaved < maxRecoveryTimes {
+		hs.retryAftersUnsaved++
 	}
 }
 
@@ -220,10 +220,10 @@ func (hs *hostState) addRecoveryTime(v float64) {
 func (hs *hostState) observe(cfg *Config, now time.Time, o Observation, log *slog.Logger) Effect {
 	nowNS := now.UnixNano()
 	hs.active, hs.observed = true, true
-	hs.totalReq++
-	hs.updated = nowNS
-	if hs.firstAt == 0 {
-		hs.firstAt = nowNS
+	hs.totalRequests++
+	hs.updatedAt = nowNS
+	if hs.firstResponseAt == 0 {
+		hs.firstResponseAt = nowNS
 	}
 	hs.refresh(cfg, now, log)
 
@@ -231,11 +231,11 @@ func (hs *hostState) observe(cfg *Config, now time.Time, o Observation, log *slo
 	var info RateInfo
 	if len(o.Header) > 0 {
 		info = ParseRateLimitHeaders(o.Header, now)
-		if info.HasLimit && info.LimitRPS != hs.ceiling {
-			if hs.ceiling == 0 {
+		if info.HasLimit && info.LimitRPS != hs.ceilingRPS {
+			if hs.ceilingRPS == 0 {
 				log.Info("provider advertises a rate limit", "provider", hs.provider, "host", hs.host, "rps", info.LimitRPS)
 			}
-			hs.ceiling = info.LimitRPS
+			hs.ceilingRPS = info.LimitRPS
 		}
 	}
 
@@ -244,11 +244,11 @@ func (hs *hostState) observe(cfg *Config, now time.Time, o Observation, log *slo
 		hs.on429(cfg, now, o.Header, info, log)
 	case o.Status >= 100 && o.Status < 500:
 		// The server answered without throttling: the episode ends.
-		hs.consecutive, hs.episodeStep = 0, 0
+		hs.consecutive429s, hs.episodeStep = 0, 0
 		hs.windowAdd(cfg, nowNS, false)
-		if hs.okSince < math.MaxInt32 {
-			hs.okSince++
-			hs.nSince++
+		if hs.acceptedSinceSignal < math.MaxInt32 {
+			hs.acceptedSinceSignal++
+			hs.responsesSinceSignal++
 		}
 	default:
 		// 5xx and transport errors neither end nor extend an episode and say nothing
@@ -279,8 +279,8 @@ func (hs *hostState) observe(cfg *Config, now time.Time, o Observation, log *slo
 // on429 handles a 429: a quota if its wait is beyond MaxWait, congestion otherwise.
 func (hs *hostState) on429(cfg *Config, now time.Time, h http.Header, info RateInfo, log *slog.Logger) {
 	nowNS := now.UnixNano()
-	hs.total429++
-	hs.last429 = nowNS
+	hs.total429s++
+	hs.last429At = nowNS
 
 	ra, hasRA := time.Duration(0), false
 	if h != nil {
@@ -303,12 +303,12 @@ func (hs *hostState) on429(cfg *Config, now time.Time, h http.Header, info RateI
 			hs.pauseUntil = p
 		}
 	}
-	if hs.nSince < math.MaxInt32 {
-		hs.nSince++
+	if hs.responsesSinceSignal < math.MaxInt32 {
+		hs.responsesSinceSignal++
 	}
-	hs.consecutive++
-	if hs.consecutive == 1 {
-		hs.episodeBase = hs.pct
+	hs.consecutive429s++
+	if hs.consecutive429s == 1 {
+		hs.episodeBase = hs.reductionPct
 	}
 	if !straggler {
 		hs.windowAdd(cfg, nowNS, true)
@@ -323,12 +323,12 @@ func (hs *hostState) on429(cfg *Config, now time.Time, h http.Header, info RateI
 	sending := hs.effective(cfg) // the rate the host pushed back at
 	capacity := hs.capacityEstimate(cfg, nowNS, sending)
 	good := capacity // the last good rate, should a rule reduce
-	newPct := hs.pct
+	newPct := hs.reductionPct
 	reason := ""
 	// The episode is worth its tier over the reduction in force when it began, so the
 	// 429s of one episode never compound with each other, nor with a cut another rule
 	// made during the episode.
-	if step := cfg.tierStep(int(hs.consecutive)); step > hs.episodeStep {
+	if step := cfg.tierStep(int(hs.consecutive429s)); step > hs.episodeStep {
 		hs.episodeStep = step
 		if tp := hs.episodeBase + step; tp > newPct {
 			newPct, reason = tp, "episode"
@@ -343,33 +343,33 @@ func (hs *hostState) on429(cfg *Config, now time.Time, h http.Header, info RateI
 			// that (a host whose bucket filled up during a pause took less than it
 			// could), and less than we sent: the climb heads for the midpoint.
 			target := math.Max(measuredMargin*measured, cfg.Beta*cfg.Beta*sending)
-			if tp := 100 * (1 - target/hs.configured); tp > newPct {
+			if tp := 100 * (1 - target/hs.configuredRPS); tp > newPct {
 				newPct, reason, good = tp, "measured", math.Sqrt(math.Max(measured, target)*math.Min(sending, demand))
 			}
 		case hs.windowTriggered(cfg):
 			target := cfg.Beta * capacity
-			if tp := 100 * (1 - target/hs.configured); tp > newPct {
+			if tp := 100 * (1 - target/hs.configuredRPS); tp > newPct {
 				newPct, reason = tp, "window"
 			}
 		}
 	}
 	newPct = roundPct(math.Min(newPct, cfg.MaxReductionPct))
 
-	if newPct > hs.pct {
+	if newPct > hs.reductionPct {
 		if !straggler {
-			hs.lastGood = good
+			hs.lastGoodRPS = good
 		}
-		old := hs.pct
-		hs.pct = newPct
-		hs.dir = dirReducing
+		old := hs.reductionPct
+		hs.reductionPct = newPct
+		hs.direction = dirReducing
 		hs.settle(nowNS)
-		hs.anchor, hs.anchorRate = nowNS, hs.learned()
+		hs.cleanSince, hs.cleanSinceRPS = nowNS, hs.learned()
 		hs.windowReset(nowNS)
 		log.Info("provider rate reduced", "provider", hs.provider, "host", hs.host, "trigger", reason,
-			"reduction_pct", newPct, "was_pct", old, "effective_rps", hs.effective(cfg), "consecutive_429s", hs.consecutive)
+			"reduction_pct", newPct, "was_pct", old, "effective_rps", hs.effective(cfg), "consecutive_429s", hs.consecutive429s)
 		return
 	}
-	if straggler || hs.pct <= 0 {
+	if straggler || hs.reductionPct <= 0 {
 		// At the configured rate an isolated 429 is tolerated: only the episode,
 		// measured and window rules reduce from there.
 		return
@@ -382,24 +382,24 @@ func (hs *hostState) on429(cfg *Config, now time.Time, h http.Header, info RateI
 	// repeated probes bisect the gap on a log scale. The climb to the plateau and the
 	// probing after it then start again.
 	plateau := sending * pushBackPlateau
-	if w := hs.lastGood; w > 0 && w < plateau {
+	if w := hs.lastGoodRPS; w > 0 && w < plateau {
 		plateau = min(plateau, math.Sqrt(w*sending))
 	}
 	drop := sending * pushBackDrop
-	hs.lastGood = plateau
-	if bp := roundPct(math.Min(100*(1-drop/hs.configured), cfg.MaxReductionPct)); bp > hs.pct {
-		hs.pct = bp
-		hs.dir = dirReducing
+	hs.lastGoodRPS = plateau
+	if bp := roundPct(math.Min(100*(1-drop/hs.configuredRPS), cfg.MaxReductionPct)); bp > hs.reductionPct {
+		hs.reductionPct = bp
+		hs.direction = dirReducing
 		hs.settle(nowNS)
 	}
-	hs.anchor, hs.anchorRate = nowNS, hs.learned()
+	hs.cleanSince, hs.cleanSinceRPS = nowNS, hs.learned()
 }
 
 // signal starts a new measuring interval at a congestion signal. The Retry-After pause
 // it started (known by now) is left out of the demand.
 func (hs *hostState) signal(nowNS int64) {
-	hs.sigAt, hs.okSince, hs.nSince = nowNS, 0, 0
-	hs.sigPauseEnd = max(hs.pauseUntil, nowNS)
+	hs.lastSignalAt, hs.acceptedSinceSignal, hs.responsesSinceSignal = nowNS, 0, 0
+	hs.signalPauseEnd = max(hs.pauseUntil, nowNS)
 }
 
 // measuredRate measures the interval since the last congestion signal (or, before the
@@ -410,9 +410,9 @@ func (hs *hostState) signal(nowNS int64) {
 // over-driven, while one that accepted about all of it was merely lightly used. ok is
 // false without measuredMinSpan of time and measuredMinOK acceptances.
 func (hs *hostState) measuredRate(nowNS int64) (measured, demand float64, ok bool) {
-	since, pauseEnd := hs.sigAt, hs.sigPauseEnd
+	since, pauseEnd := hs.lastSignalAt, hs.signalPauseEnd
 	if since == 0 {
-		since, pauseEnd = hs.firstAt, hs.firstAt
+		since, pauseEnd = hs.firstResponseAt, hs.firstResponseAt
 	}
 	span := time.Duration(nowNS - since)
 	// One acceptance and then a refusal, across a Retry-After pause: the host rested
@@ -420,21 +420,21 @@ func (hs *hostState) measuredRate(nowNS int64) (measured, demand float64, ok boo
 	// refused the next. That is the plainest evidence of over-driving there is, and it
 	// is all that a host with a small bucket and long windows ever shows: waiting for
 	// five acceptances would cost five windows.
-	rested := hs.sigAt != 0 && pauseEnd > since && nowNS >= pauseEnd && hs.okSince == 1
-	if since == 0 || (!rested && (span < measuredMinSpan || hs.okSince < measuredMinOK)) {
+	rested := hs.lastSignalAt != 0 && pauseEnd > since && nowNS >= pauseEnd && hs.acceptedSinceSignal == 1
+	if since == 0 || (!rested && (span < measuredMinSpan || hs.acceptedSinceSignal < measuredMinOK)) {
 		return 0, 0, false
 	}
 	active := span - time.Duration(min(max(pauseEnd-since, 0), int64(span)))
 	if active < measuredMinSpan/2 {
 		active = measuredMinSpan / 2
 	}
-	return float64(hs.okSince) / span.Seconds(), float64(hs.nSince) / active.Seconds(), true
+	return float64(hs.acceptedSinceSignal) / span.Seconds(), float64(hs.responsesSinceSignal) / active.Seconds(), true
 }
 
 // windowTriggered reports whether the window holds enough responses, at least two 429s
 // (one is an anecdote, not a share) and a 429 share above the threshold.
 func (hs *hostState) windowTriggered(cfg *Config) bool {
-	return hs.n429 >= 2 && hs.wN >= float64(cfg.WindowMinRequests) && hs.w429 > cfg.Window429Share*hs.wN
+	return hs.raw429sInWindow >= 2 && hs.windowResponses >= float64(cfg.WindowMinRequests) && hs.window429s > cfg.Window429Share*hs.windowResponses
 }
 
 // settle starts the period after a reduction during which further 429s are taken as
@@ -466,15 +466,15 @@ func (hs *hostState) refresh(cfg *Config, now time.Time, log *slog.Logger) (chan
 		changed = true
 		log.Info("provider quota reset has passed", "provider", hs.provider, "host", hs.host)
 	}
-	if !hs.proven && hs.pct <= 0 && hs.firstAt != 0 && hs.last429 < hs.firstAt &&
-		nowNS-hs.firstAt >= int64(cfg.RecoveryInterval) {
+	if !hs.proven && hs.reductionPct <= 0 && hs.firstResponseAt != 0 && hs.last429At < hs.firstResponseAt &&
+		nowNS-hs.firstResponseAt >= int64(cfg.RecoveryInterval) {
 		hs.proven = true // a clean interval at the configured rate
 	}
-	if !hs.controlled() || hs.pct <= 0 {
+	if !hs.controlled() || hs.reductionPct <= 0 {
 		return changed
 	}
-	if hs.anchor == 0 {
-		hs.anchor, hs.anchorRate = nowNS, hs.learned()
+	if hs.cleanSince == 0 {
+		hs.cleanSince, hs.cleanSinceRPS = nowNS, hs.learned()
 		return changed
 	}
 	target := hs.recoveryTarget(cfg, nowNS)
@@ -483,29 +483,29 @@ func (hs *hostState) refresh(cfg *Config, now time.Time, log *slog.Logger) (chan
 		return changed
 	}
 	var newPct float64
-	if target >= hs.configured {
+	if target >= hs.configuredRPS {
 		newPct = 0
 	} else {
-		if (target-cur)/cur < minRateStep && !(hs.lastGood > cur && target >= hs.lastGood) {
+		if (target-cur)/cur < minRateStep && !(hs.lastGoodRPS > cur && target >= hs.lastGoodRPS) {
 			return changed
 		}
-		newPct = roundPct(100 * (1 - target/hs.configured))
+		newPct = roundPct(100 * (1 - target/hs.configuredRPS))
 	}
-	if newPct >= hs.pct {
+	if newPct >= hs.reductionPct {
 		return changed
 	}
-	hs.pct = newPct
-	hs.dir = dirRecovering
+	hs.reductionPct = newPct
+	hs.direction = dirRecovering
 	if newPct == 0 {
-		hs.lastGood = 0
+		hs.lastGoodRPS = 0
 		hs.proven = true
 		log.Info("provider rate recovered", "provider", hs.provider, "host", hs.host, "effective_rps", hs.effective(cfg))
 	}
 	return true
 }
 
-// recoveryTarget is the learned rate the clean stretch since anchor allows, in the
-// manner of TCP CUBIC with T = RecoveryInterval and W = lastGood, the rate the host last
+// recoveryTarget is the learned rate the clean stretch since cleanSince allows, in the
+// manner of TCP CUBIC with T = RecoveryInterval and W = lastGoodRPS, the rate the host last
 // pushed back at:
 //
 //   - during the first T, a concave cubic climb from anchorRate back to W: fast at
@@ -518,14 +518,14 @@ func (hs *hostState) refresh(cfg *Config, now time.Time, log *slog.Logger) (chan
 //   - with no W known, RecoveryStepPct points per T after one clean T.
 func (hs *hostState) recoveryTarget(cfg *Config, nowNS int64) float64 {
 	T := float64(cfg.RecoveryInterval)
-	s := float64(nowNS - hs.anchor)
-	r0 := hs.anchorRate
+	s := float64(nowNS - hs.cleanSince)
+	r0 := hs.cleanSinceRPS
 	if s <= 0 {
 		return r0
 	}
-	stepRate := hs.configured * cfg.RecoveryStepPct / 100 // per T
-	w := hs.lastGood
-	if w <= 0 || w >= hs.configured {
+	stepRate := hs.configuredRPS * cfg.RecoveryStepPct / 100 // per T
+	w := hs.lastGoodRPS
+	if w <= 0 || w >= hs.configuredRPS {
 		if s <= T {
 			return r0
 		}
@@ -555,11 +555,11 @@ func (hs *hostState) apply(cfg *Config, now time.Time, force bool) {
 		return
 	}
 	share := 1.0
-	if hs.pct > 0 {
+	if hs.reductionPct > 0 {
 		share = reducedBurstShare
 	}
-	b := scaledBurst(hs.burst, eff*share, hs.configured)
-	if hs.pct <= 0 && !hs.proven && hs.controlled() {
+	b := scaledBurst(hs.burst, eff*share, hs.configuredRPS)
+	if hs.reductionPct <= 0 && !hs.proven && hs.controlled() {
 		b = min(b, max(1, int(math.Ceil(eff*coldBurst.Seconds()))))
 	}
 	if force || eff != hs.appliedRate {
@@ -594,35 +594,35 @@ func scaledBurst(burst int, eff, configured float64) int {
 // windowAdd records one response in the decaying window.
 func (hs *hostState) windowAdd(cfg *Config, nowNS int64, throttled bool) {
 	hs.windowDecay(cfg, nowNS)
-	if hs.wStart == 0 {
-		hs.wStart = nowNS
+	if hs.windowStartedAt == 0 {
+		hs.windowStartedAt = nowNS
 	}
-	hs.wN++
+	hs.windowResponses++
 	if throttled {
-		hs.w429++
-		if hs.n429 < math.MaxUint32 {
-			hs.n429++
+		hs.window429s++
+		if hs.raw429sInWindow < math.MaxUint32 {
+			hs.raw429sInWindow++
 		}
 	} else {
-		hs.wOK++
+		hs.windowAccepted++
 	}
 }
 
 func (hs *hostState) windowDecay(cfg *Config, nowNS int64) {
-	if hs.wLast != 0 && nowNS > hs.wLast {
-		f := math.Exp(-float64(nowNS-hs.wLast) / float64(cfg.Window))
-		hs.wN *= f
-		hs.w429 *= f
-		hs.wOK *= f
+	if hs.windowUpdatedAt != 0 && nowNS > hs.windowUpdatedAt {
+		f := math.Exp(-float64(nowNS-hs.windowUpdatedAt) / float64(cfg.Window))
+		hs.windowResponses *= f
+		hs.window429s *= f
+		hs.windowAccepted *= f
 	}
-	if nowNS > hs.wLast {
-		hs.wLast = nowNS
+	if nowNS > hs.windowUpdatedAt {
+		hs.windowUpdatedAt = nowNS
 	}
 }
 
 func (hs *hostState) windowReset(nowNS int64) {
-	hs.wN, hs.w429, hs.wOK, hs.n429 = 0, 0, 0, 0
-	hs.wLast, hs.wStart = nowNS, nowNS
+	hs.windowResponses, hs.window429s, hs.windowAccepted, hs.raw429sInWindow = 0, 0, 0, 0
+	hs.windowUpdatedAt, hs.windowStartedAt = nowNS, nowNS
 }
 
 // capacityEstimate brackets the host's capacity between the rate it accepted over the
@@ -634,7 +634,7 @@ func (hs *hostState) windowReset(nowNS int64) {
 // rate, so one windowed reduction at most about halves the rate (Beta²). Without
 // enough window data it is the sending rate.
 func (hs *hostState) capacityEstimate(cfg *Config, nowNS int64, sending float64) float64 {
-	if hs.wN < float64(cfg.WindowMinRequests) {
+	if hs.windowResponses < float64(cfg.WindowMinRequests) {
 		return sending
 	}
 	accepted, ok := hs.acceptedRate(cfg, nowNS)
@@ -647,16 +647,16 @@ func (hs *hostState) capacityEstimate(cfg *Config, nowNS int64, sending float64)
 // acceptedRate is the host's measured accepted (non-429) rate over the window: the
 // decayed count divided by the decayed length of time the window has covered.
 func (hs *hostState) acceptedRate(cfg *Config, nowNS int64) (float64, bool) {
-	if hs.wStart == 0 || nowNS <= hs.wStart {
+	if hs.windowStartedAt == 0 || nowNS <= hs.windowStartedAt {
 		return 0, false
 	}
 	hs.windowDecay(cfg, nowNS)
 	tau := float64(cfg.Window)
-	span := tau * -math.Expm1(-float64(nowNS-hs.wStart)/tau) // ∫ e^{-a/τ} da over the age
+	span := tau * -math.Expm1(-float64(nowNS-hs.windowStartedAt)/tau) // ∫ e^{-a/τ} da over the age
 	if span <= 0 {
 		return 0, false
 	}
-	return hs.wOK / (span / float64(time.Second)), true
+	return hs.windowAccepted / (span / float64(time.Second)), true
 }
 
 // status is the host's status at now.
@@ -664,9 +664,9 @@ func (hs *hostState) status(nowNS int64) Status {
 	switch {
 	case hs.quotaUntil != 0 && nowNS < hs.quotaUntil:
 		return StatusQuotaExhausted
-	case hs.pct <= 0:
+	case hs.reductionPct <= 0:
 		return StatusNormal
-	case hs.dir == dirReducing:
+	case hs.direction == dirReducing:
 		return StatusReducing
 	default:
 		return StatusRecovering
@@ -679,28 +679,28 @@ func (hs *hostState) behavior(cfg *Config, now time.Time) ProviderBehavior {
 	b := ProviderBehavior{
 		Provider:            hs.provider,
 		Host:                hs.host,
-		Consecutive429s:     int(hs.consecutive),
-		Total429s:           hs.total429,
-		TotalRequests:       hs.totalReq,
-		RecoveryTimes:       hs.rt.values(),
-		AppliedReductionPct: hs.pct,
-		ConfiguredRPS:       hs.configured,
+		Consecutive429s:     int(hs.consecutive429s),
+		Total429s:           hs.total429s,
+		TotalRequests:       hs.totalRequests,
+		RecoveryTimes:       hs.retryAfters.values(),
+		AppliedReductionPct: hs.reductionPct,
+		ConfiguredRPS:       hs.configuredRPS,
 		EffectiveRPS:        hs.effective(cfg),
-		CeilingRPS:          hs.ceiling,
+		CeilingRPS:          hs.ceilingRPS,
 		Status:              hs.status(nowNS),
 	}
-	if hs.pct > 0 {
-		b.LastGoodRPS = hs.lastGood
+	if hs.reductionPct > 0 {
+		b.LastGoodRPS = hs.lastGoodRPS
 	}
 	if math.IsInf(b.ConfiguredRPS, 0) {
-		b.ConfiguredRPS, b.EffectiveRPS = 0, hs.ceiling
+		b.ConfiguredRPS, b.EffectiveRPS = 0, hs.ceilingRPS
 	}
-	if hs.last429 != 0 {
-		t := time.Unix(0, hs.last429).UTC()
+	if hs.last429At != 0 {
+		t := time.Unix(0, hs.last429At).UTC()
 		b.Last429At = &t
 	}
-	if hs.updated != 0 {
-		b.UpdatedAt = time.Unix(0, hs.updated).UTC()
+	if hs.updatedAt != 0 {
+		b.UpdatedAt = time.Unix(0, hs.updatedAt).UTC()
 	}
 	if hs.quotaUntil != 0 && nowNS < hs.quotaUntil {
 		t := time.Unix(0, hs.quotaUntil).UTC()

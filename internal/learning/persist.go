@@ -160,7 +160,7 @@ func (t *Tracker) Open(path string) error {
 		}
 		hs.mu.Lock()
 		hs.load(&t.cfg, b, now)
-		if cur := t.byHost[host]; cur == nil || (cur != hs && !cur.active && cur.updated < hs.updated) {
+		if cur := t.byHost[host]; cur == nil || (cur != hs && !cur.active && cur.updatedAt < hs.updatedAt) {
 			t.byHost[host] = hs
 		}
 		if hs.quotaUntil != 0 {
@@ -182,51 +182,51 @@ func (hs *hostState) load(cfg *Config, b ProviderBehavior, now time.Time) {
 	if b.TotalRequests > 0 {
 		hs.proven = true // an earlier run has seen what it accepts
 	}
-	hs.totalReq += b.TotalRequests
-	hs.total429 += b.Total429s
-	hs.baseReq += b.TotalRequests
-	hs.base429 += b.Total429s
+	hs.totalRequests += b.TotalRequests
+	hs.total429s += b.Total429s
+	hs.savedRequests += b.TotalRequests
+	hs.saved429s += b.Total429s
 	for _, v := range b.RecoveryTimes {
-		if hs.rt == nil {
-			hs.rt = &rtRing{}
+		if hs.retryAfters == nil {
+			hs.retryAfters = &retryAfterRing{}
 		}
-		hs.rt.add(v)
+		hs.retryAfters.add(v)
 	}
-	if b.Last429At != nil && b.Last429At.UnixNano() > hs.last429 {
-		hs.last429 = b.Last429At.UnixNano()
+	if b.Last429At != nil && b.Last429At.UnixNano() > hs.last429At {
+		hs.last429At = b.Last429At.UnixNano()
 	}
-	if u := b.UpdatedAt.UnixNano(); !b.UpdatedAt.IsZero() && u > hs.updated {
-		hs.updated = u
+	if u := b.UpdatedAt.UnixNano(); !b.UpdatedAt.IsZero() && u > hs.updatedAt {
+		hs.updatedAt = u
 	}
 	if b.QuotaResetAt != nil && b.QuotaResetAt.UnixNano() > hs.quotaUntil {
 		hs.quotaUntil = b.QuotaResetAt.UnixNano()
 	}
-	if b.CeilingRPS > 0 && hs.ceiling == 0 {
-		hs.ceiling = b.CeilingRPS
+	if b.CeilingRPS > 0 && hs.ceilingRPS == 0 {
+		hs.ceilingRPS = b.CeilingRPS
 	}
-	if hs.totalReq == b.TotalRequests { // nothing learned in this process yet: take the file's rate
-		if hs.configured <= 0 {
-			hs.configured = b.ConfiguredRPS
-		} else if b.ConfiguredRPS > 0 && b.AppliedReductionPct > 0 && b.ConfiguredRPS != hs.configured {
+	if hs.totalRequests == b.TotalRequests { // nothing learned in this process yet: take the file's rate
+		if hs.configuredRPS <= 0 {
+			hs.configuredRPS = b.ConfiguredRPS
+		} else if b.ConfiguredRPS > 0 && b.AppliedReductionPct > 0 && b.ConfiguredRPS != hs.configuredRPS {
 			// Keep the learned absolute rate under a new configured rate.
 			abs := b.ConfiguredRPS * (100 - b.AppliedReductionPct) / 100
-			b.AppliedReductionPct = roundPct(clampPct(100*(1-abs/hs.configured), cfg.MaxReductionPct))
+			b.AppliedReductionPct = roundPct(clampPct(100*(1-abs/hs.configuredRPS), cfg.MaxReductionPct))
 		}
-		hs.pct = b.AppliedReductionPct
-		hs.lastGood = b.LastGoodRPS
+		hs.reductionPct = b.AppliedReductionPct
+		hs.lastGoodRPS = b.LastGoodRPS
 		// A run that ended while probing above the last good rate start the next one
 		// at that rate: the probe was a question, not an answer.
-		if g := hs.lastGood; g > 0 && hs.configured > 0 && hs.pct > 0 && g < hs.learned() {
-			hs.pct = roundPct(clampPct(100*(1-g/hs.configured), cfg.MaxReductionPct))
+		if g := hs.lastGoodRPS; g > 0 && hs.configuredRPS > 0 && hs.reductionPct > 0 && g < hs.learned() {
+			hs.reductionPct = roundPct(clampPct(100*(1-g/hs.configuredRPS), cfg.MaxReductionPct))
 		}
-		if hs.pct > 0 {
-			hs.dir = dirRecovering
+		if hs.reductionPct > 0 {
+			hs.direction = dirRecovering
 			if b.Status == StatusReducing {
-				hs.dir = dirReducing
+				hs.direction = dirReducing
 			}
 		}
 		// A new process starts a new clean stretch (and a new episode) at the learned rate.
-		hs.anchor, hs.anchorRate = now.UnixNano(), hs.learned()
+		hs.cleanSince, hs.cleanSinceRPS = now.UnixNano(), hs.learned()
 	}
 }
 
@@ -315,13 +315,13 @@ func moveAsideLocked(path string, now time.Time, kind string, seq *int) (string,
 
 // pending is one entry's unsaved state, copied under its lock.
 type pending struct {
-	hs       *hostState
-	b        ProviderBehavior
-	dReq     int64
-	d429     int64
-	newRT    []float64
-	totalReq int64
-	total429 int64
+	hs               *hostState
+	b                ProviderBehavior
+	newRequests      int64     // requests since the last save or load
+	new429s          int64     // 429s since then
+	newRetryAfters   []float64 // Retry-After values since then
+	totalRequestsNow int64     // hs.totalRequests when copied
+	total429sNow     int64     // hs.total429s when copied
 }
 
 // Save merges this process's learning into the file and writes it atomically. It
@@ -353,15 +353,15 @@ func (t *Tracker) Save() error {
 		if hs.observed {
 			hs.refresh(&t.cfg, now, t.log)
 			p := pending{
-				hs:       hs,
-				b:        hs.behavior(&t.cfg, now),
-				dReq:     hs.totalReq - hs.baseReq,
-				d429:     hs.total429 - hs.base429,
-				totalReq: hs.totalReq,
-				total429: hs.total429,
+				hs:               hs,
+				b:                hs.behavior(&t.cfg, now),
+				newRequests:      hs.totalRequests - hs.savedRequests,
+				new429s:          hs.total429s - hs.saved429s,
+				totalRequestsNow: hs.totalRequests,
+				total429sNow:     hs.total429s,
 			}
-			if hs.rt != nil && hs.rtNew > 0 {
-				p.newRT = hs.rt.last(int(hs.rtNew))
+			if hs.retryAfters != nil && hs.retryAftersUnsaved > 0 {
+				p.newRetryAfters = hs.retryAfters.last(int(hs.retryAftersUnsaved))
 			}
 			work = append(work, p)
 		}
@@ -404,10 +404,10 @@ func (t *Tracker) Save() error {
 		m := merged[p.b.Key()]
 		hs := p.hs
 		hs.mu.Lock()
-		hs.totalReq = m.TotalRequests + (hs.totalReq - p.totalReq)
-		hs.total429 = m.Total429s + (hs.total429 - p.total429)
-		hs.baseReq, hs.base429 = m.TotalRequests, m.Total429s
-		hs.rtNew -= uint8(min(len(p.newRT), int(hs.rtNew)))
+		hs.totalRequests = m.TotalRequests + (hs.totalRequests - p.totalRequestsNow)
+		hs.total429s = m.Total429s + (hs.total429s - p.total429sNow)
+		hs.savedRequests, hs.saved429s = m.TotalRequests, m.Total429s
+		hs.retryAftersUnsaved -= uint8(min(len(p.newRetryAfters), int(hs.retryAftersUnsaved)))
 		hs.mu.Unlock()
 	}
 	t.savedGen = gen
@@ -427,9 +427,9 @@ func mergeEntry(f ProviderBehavior, p pending) ProviderBehavior {
 		out.ConfiguredRPS = firstPositive(f.ConfiguredRPS, mine.ConfiguredRPS)
 	}
 	out.Provider, out.Host = mine.Provider, mine.Host
-	out.TotalRequests = max(f.TotalRequests, 0) + p.dReq
-	out.Total429s = max(f.Total429s, 0) + p.d429
-	rts := append(append([]float64{}, f.RecoveryTimes...), p.newRT...)
+	out.TotalRequests = max(f.TotalRequests, 0) + p.newRequests
+	out.Total429s = max(f.Total429s, 0) + p.new429s
+	rts := append(append([]float64{}, f.RecoveryTimes...), p.newRetryAfters...)
 	if len(rts) > maxRecoveryTimes {
 		rts = rts[len(rts)-maxRecoveryTimes:]
 	}
