@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,12 +21,9 @@ import (
 	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/learning"
-	"github.com/docstokg/contentdl/internal/netguard"
-	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
 	"github.com/docstokg/contentdl/internal/redact"
 	"github.com/docstokg/contentdl/internal/report"
-	"github.com/docstokg/contentdl/internal/resolve"
 	"github.com/docstokg/contentdl/internal/shard"
 )
 
@@ -215,138 +211,38 @@ func learningConfig(cfg *config.Config) learning.Config {
 	return lc
 }
 
+// runRun is one run, start to end: the parts come from the composition root
+// (wiring.go); here they are started, run, saved and reported in order.
 func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	cfg := o.Config
-	logLevel := cfg.LogLevel
-	if o.Quiet && (logLevel == "info" || logLevel == "debug") {
-		logLevel = "warn"
-	}
-	clk := st.Clock
-	showProgress, err := report.ProgressEnabled(o.Progress, st.StderrIsTTY, o.Quiet, o.JSON)
+	w, err := newRunWiring(st, o)
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
-	var prog *report.Progress
-	logOut := st.Stderr
-	if showProgress {
-		prog = report.NewProgress(st.Stderr, nil, clk.Now)
-		defer prog.Close()
-		logOut = prog.LogWriter()
-	}
-	log := newLogger(logOut, logLevel, cfg.LogFormat)
-	sh := cfg.Fleet.ShardSpec()
-	var metrics *report.Metrics
-	var observe func(string, int, policy.ErrKind, time.Duration)
-	metricsFile := shardMetricsPath(o.MetricsFile, sh)
-	if metricsFile != "" {
-		metrics = report.NewMetrics()
-		metrics.SetClock(clk.Now)
-		metrics.Shard = sh.String()
-		observe = metrics.ObserveRequest
-	}
-
-	var pol policy.Policy
-	if cfg.EnableContextualRetry {
-		pol = policy.NewContextual(policyConfig(cfg))
-	} else {
-		pol = policy.NewLegacy(policyConfig(cfg))
-	}
+	defer w.close()
+	log := w.Log
+	pol := w.Policy()
 	log.Info("retry policy: "+pol.Name(), "retry_policy", pol.Name(), "provider_learning", cfg.EnableProviderLearning)
 	warnAtStart(log, cfg)
-
-	var tracker *learning.Tracker
-	var learner fetch.Learner
-	var openErr error
-	if cfg.EnableProviderLearning {
-		tracker = learning.NewTracker(learningConfig(cfg), clk, log)
-		if openErr = tracker.Open(cfg.ProviderLearningPath); openErr != nil {
-			// The one warning about an unusable learning file: later failed saves of the
-			// same path are logged at debug level only.
-			log.Warn("provider learning file cannot be read; learning starts empty and stays in memory, and is saved there if the path becomes usable",
-				"path", cfg.ProviderLearningPath, "err", openErr,
-				"fix", learningFix(cfg.ProviderLearningPath))
-		}
-		learner = tracker
-	}
-
-	var input io.Reader
-	inputName := o.Input
-	if o.Input == "-" {
-		input, inputName = st.Stdin, "stdin"
-	} else if o.Input != "" {
-		f, err := st.FS.Open(o.Input)
-		if err != nil {
-			return usagef("--input: %v", err)
-		}
-		defer f.Close()
-		input = f
-	}
-
-	ua := userAgent(cfg.Mailto)
-	fc := fetch.New(fetch.Options{
-		Policy:         pol,
-		MaxWait:        cfg.Retry.MaxWait,
-		MaxPause:       cfg.Retry.MaxDelay,
-		Clock:          clk,
-		Logger:         log,
-		UserAgent:      ua,
-		Timeout:        cfg.Download.Timeout,
-		MinSpeed:       cfg.Download.MinSpeed,
-		MinSpeedWindow: cfg.Download.MinSpeedWindow,
-		LimitFor:       func(h string) fetch.HostLimit { return toHostLimit(cfg.HostLimitFor(h)) },
-		ProviderOf:     providerMap(cfg),
-		Learner:        learner,
-		Observe:        observe,
-		Guard:          netguard.New(cfg.Network.DenyPrefixes(), cfg.Network.AllowPrefixes(), log, nil),
-	})
-	defer fc.CloseIdleConnections()
-	if prog != nil {
-		prog.SetCooldowns(fc.Cooldowns)
-	}
-	ledger := openalex.NewLedger(cfg.OpenAlex.MaxCostUSD)
-	oa := &openalex.Client{BaseURL: cfg.OpenAlex.BaseURL, APIKey: cfg.OpenAlex.APIKey, Mailto: cfg.Mailto,
-		PerPage: cfg.OpenAlex.PerPage, UserAgent: ua, Doer: fc, Logger: log, Ledger: ledger}
-	if slices.Contains(cfg.Resolvers.Order, config.ResolverOpenAlexContent) {
-		oa.ExtraSelect = []string{"content_urls"}
-	}
-	resolvers, err := resolve.Chain(cfg.Resolvers.Order, resolve.Options{
-		Mailto: cfg.Mailto, UnpaywallBase: cfg.Unpaywall.BaseURL, CrossrefBase: cfg.Crossref.BaseURL,
-		ArxivBase: cfg.Arxiv.BaseURL, EuropePMCBase: cfg.EuropePMC.BaseURL,
-		SemanticScholarBase: cfg.SemanticScholar.BaseURL, SemanticScholarAPIKey: cfg.SemanticScholar.APIKey,
-		OpenAlexContentBase: cfg.OpenAlex.ContentBaseURL, OpenAlexAPIKey: cfg.OpenAlex.APIKey,
-		UserAgent: ua, Doer: fc, Logger: log,
-	})
+	tracker := w.Tracker()
+	runner, err := w.Runner()
 	if err != nil {
-		return usagef("resolvers.order: %v", err)
+		return err
 	}
-
-	deps := download.Deps{Fetch: fc, OpenAlex: oa, Resolvers: resolvers, Clock: clk, Logger: log, Ledger: ledger}
-	if prog != nil {
-		deps.Progress = prog
-	}
-	runner := download.New(download.Options{
-		Out: cfg.Out, Workers: cfg.Workers, DryRun: o.DryRun, NoResume: o.NoResume, Revalidate: o.Revalidate,
-		MaxBytes: cfg.Download.MaxBytes, MinPDFBytes: cfg.Download.MinPDFBytes, DeferRounds: cfg.Retry.DeferRounds,
-		MaxWait: cfg.Retry.MaxWait,
-		Query: openalex.Query{Search: o.Topic, TopicID: o.TopicID, YearStart: o.YearStart, YearEnd: o.YearEnd,
-			OAOnly: o.OAOnly, MaxWorks: cfg.MaxWorks},
-		Input: input, InputName: inputName, RunID: newRunID(clk.Now()), Learning: cfg.EnableProviderLearning,
-		NoUpgrade: cfg.NoUpgrade, Shard: sh,
-	}, deps)
 
 	stopSaver := func() {}
 	if tracker != nil {
-		stopSaver = startSaver(ctx, clk, tracker, cfg.Learning.SaveEvery, log)
+		stopSaver = startSaver(ctx, w.Clock, tracker, cfg.Learning.SaveEvery, log)
 	}
 	var sum *download.Summary
-	if metrics != nil {
+	if w.Metrics != nil {
 		defer func() {
 			s := sum
 			if errors.Is(retErr, download.ErrLocked) || errors.Is(retErr, download.ErrOutputNotWritable) {
 				s = nil // no run happened; still record a failed run and its time
 			}
-			if err := metrics.WriteFile(metricsFile, s, retErr == nil); err != nil {
-				log.Warn("metrics file not written", "path", metricsFile, "err", err)
+			if err := w.Metrics.WriteFile(w.MetricsFile, s, retErr == nil); err != nil {
+				log.Warn("metrics file not written", "path", w.MetricsFile, "err", err)
 			}
 		}()
 	}
@@ -360,20 +256,11 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		}
 	}
 	stopSaver()
-	if prog != nil {
-		prog.Close() // erase the bar before the summary is printed
+	if w.Progress != nil {
+		w.Progress.Close() // erase the bar before the summary is printed
 	}
 	if tracker != nil {
-		if err := tracker.Save(); err != nil {
-			lvl := slog.LevelWarn
-			if openErr != nil {
-				lvl = slog.LevelDebug // warned about this path at the start already
-			}
-			log.Log(ctx, lvl, "provider learning state not saved; what was learned stays in memory only",
-				"path", cfg.ProviderLearningPath, "err", err, "fix", learningFix(cfg.ProviderLearningPath))
-		} else {
-			log.Info("provider learning state saved", "path", cfg.ProviderLearningPath)
-		}
+		saveLearning(ctx, log, tracker, cfg.ProviderLearningPath, w.learningOpenErr)
 	}
 
 	switch {
@@ -397,6 +284,21 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		return &exitError{code: ExitIncomplete}
 	}
 	return nil
+}
+
+// saveLearning saves what the run learned at its end. openErr is the learning file's
+// problem at the start, already warned about: then a failed save is logged at debug.
+func saveLearning(ctx context.Context, log *slog.Logger, tracker *learning.Tracker, path string, openErr error) {
+	if err := tracker.Save(); err != nil {
+		lvl := slog.LevelWarn
+		if openErr != nil {
+			lvl = slog.LevelDebug // warned about this path at the start already
+		}
+		log.Log(ctx, lvl, "provider learning state not saved; what was learned stays in memory only",
+			"path", path, "err", err, "fix", learningFix(path))
+		return
+	}
+	log.Info("provider learning state saved", "path", path)
 }
 
 // shardMetricsPath gives each shard its own metrics file: "kg.prom" becomes
