@@ -5,99 +5,59 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/docstokg/contentdl/internal/manifest"
+	"github.com/docstokg/contentdl/internal/sim"
 )
 
-// liveWorld is a local OpenAlex and publisher for a contentdl child process, on real
-// time: each PDF takes a little while to arrive so that a run lasts long enough to be
-// killed in the middle.
+// liveWorld is a simulated OpenAlex and publisher (internal/sim) for a contentdl
+// child process, on real time: every PDF answer sends half its body, waits delay,
+// then sends the rest, so that a run lasts long enough to be killed in the middle
+// and a kill often finds a temp file half written. With stallAfter > 0, from the
+// publisher's stallAfter+1-th request on every PDF answer sends half its body and
+// hangs until the client goes away.
 type liveWorld struct {
-	oa, pub *httptest.Server
-	n       int
-	delay   time.Duration // per PDF response
-	// stall, when set, makes every PDF response send half its body and then hang
-	// until the client goes away.
-	stall bool
-
-	mu   sync.Mutex
-	hits map[string]int // publisher path → requests
+	s   *sim.Sim
+	ids []string // the works, in id order
 }
 
-func newLiveWorld(t *testing.T, n int, delay time.Duration) *liveWorld {
+// liveTopic is in every live world's title: `run --topic` with it finds every work.
+const liveTopic = "live world"
+
+func newLiveWorld(t *testing.T, n int, delay time.Duration, stallAfter int) *liveWorld {
 	t.Helper()
-	lw := &liveWorld{n: n, delay: delay, hits: map[string]int{}}
-	lw.pub = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		lw.mu.Lock()
-		lw.hits[r.URL.Path]++
-		stall := lw.stall
-		lw.mu.Unlock()
-		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/pdf/"), ".pdf")
-		body := fakePDF(id, 24<<10)
-		rw.Header().Set("Content-Type", "application/pdf")
-		rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		if stall {
-			rw.Write(body[:len(body)/2])
-			http.NewResponseController(rw).Flush()
-			select {
-			case <-r.Context().Done():
-			case <-time.After(30 * time.Second):
-			}
-			return
-		}
-		// Half now, half after the delay: a kill often finds a temp file half written.
-		rw.Write(body[:len(body)/2])
-		http.NewResponseController(rw).Flush()
-		select {
-		case <-time.After(lw.delay):
-		case <-r.Context().Done():
-			return
-		}
-		rw.Write(body[len(body)/2:])
-	}))
-	lw.oa = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		const per = 20
-		start := 0
-		if c := r.URL.Query().Get("cursor"); c != "*" {
-			start, _ = strconv.Atoi(c)
-		}
-		end := min(start+per, lw.n)
-		var next any
-		if end < lw.n {
-			next = strconv.Itoa(end)
-		}
-		results := []map[string]any{}
-		for i := start; i < end; i++ {
-			id := "W" + strconv.Itoa(100+i)
-			loc := map[string]any{"is_oa": true, "pdf_url": lw.pub.URL + "/pdf/" + id + ".pdf"}
-			results = append(results, map[string]any{"id": "https://openalex.org/" + id, "title": "Crash test " + id,
-				"publication_year": 2020, "open_access": map[string]any{"is_oa": true},
-				"best_oa_location": loc, "locations": []any{loc}})
-		}
-		rw.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(rw).Encode(map[string]any{"meta": map[string]any{"count": lw.n, "next_cursor": next}, "results": results})
-	}))
-	t.Cleanup(func() { lw.oa.Close(); lw.pub.Close() })
+	shares := []sim.Share{{Fault: sim.Fault{Kind: sim.FaultSlowBody, Delay: delay}, Share: 1, PathPrefix: "/pdf/"}}
+	if stallAfter > 0 {
+		// First in the list, so it wins once it applies.
+		shares = append([]sim.Share{{Fault: sim.Fault{Kind: sim.FaultSlowBody, Delay: 30 * time.Second}, Share: 1,
+			PathPrefix: "/pdf/", After: stallAfter}}, shares...)
+	}
+	s, err := sim.Start(sim.Scenario{Name: "live", Seed: 9, Topic: liveTopic,
+		Works: sim.WorksSpec{Count: n, Mix: sim.Mix{DirectPDF: 1}}, PDFSize: 24 << 10,
+		Hosts: []sim.HostSpec{{Name: "pub", Faults: sim.FaultSpec{Shares: shares}}}}, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	lw := &liveWorld{s: s}
+	for _, w := range s.Works() {
+		lw.ids = append(lw.ids, w.ID)
+	}
 	return lw
 }
 
+// hitsCopy is the publisher's request count per PDF path.
 func (lw *liveWorld) hitsCopy() map[string]int {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	out := make(map[string]int, len(lw.hits))
-	for k, v := range lw.hits {
-		out[k] = v
+	out := make(map[string]int, len(lw.ids))
+	for _, id := range lw.ids {
+		out["/pdf/"+id] = lw.s.Requests("pub", "/pdf/"+id)
 	}
 	return out
 }
@@ -109,7 +69,7 @@ func (lw *liveWorld) env(t *testing.T) []string {
 		"HOME=" + t.TempDir(),
 		"XDG_STATE_HOME=" + t.TempDir(),
 		"PATH=" + os.Getenv("PATH"),
-		"DOCSTOKG_OPENALEX_BASE_URL=" + lw.oa.URL,
+		"DOCSTOKG_OPENALEX_BASE_URL=" + lw.s.OpenAlexURL(),
 		"DOCSTOKG_OPENALEX_PER_PAGE=20",
 		"DOCSTOKG_UNPAYWALL_BASE_URL=" + dead,
 		"DOCSTOKG_CROSSREF_BASE_URL=" + dead,
@@ -204,11 +164,11 @@ func TestCrashAndResume(t *testing.T) {
 	}
 	// About 1.5 s for a whole run at 8 workers; each kill lands 60-360 ms in.
 	const works = 300
-	lw := newLiveWorld(t, works, 40*time.Millisecond)
+	lw := newLiveWorld(t, works, 40*time.Millisecond, 0)
 	out := filepath.Join(t.TempDir(), "out")
 	manPath := filepath.Join(out, "manifest.jsonl")
 	env := lw.env(t)
-	args := []string{"run", "--topic", "crash", "--out", out, "--workers", "8", "--quiet"}
+	args := []string{"run", "--topic", liveTopic, "--out", out, "--workers", "8", "--quiet"}
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 1))
 	t.Logf("kill-point seed %d", seed)
@@ -236,7 +196,7 @@ func TestCrashAndResume(t *testing.T) {
 		saved := savedWorks(t, manPath)
 		for id := range saved {
 			if _, ok := recordedAt[id]; !ok {
-				recordedAt[id] = hits["/pdf/"+id+".pdf"]
+				recordedAt[id] = hits["/pdf/"+id]
 			}
 		}
 		tmp, _ := os.ReadDir(filepath.Join(out, ".tmp"))
@@ -281,8 +241,10 @@ func TestCrashAndResume(t *testing.T) {
 	}
 	latest := latestByWork(recs, "")
 	hits := lw.hitsCopy()
-	for i := 0; i < works; i++ {
-		id := "W" + strconv.Itoa(100+i)
+	if len(lw.ids) != works {
+		t.Fatalf("the simulator made %d works, want %d", len(lw.ids), works)
+	}
+	for _, id := range lw.ids {
 		r, ok := latest[id]
 		if !ok || (r.Classification != manifest.ClassPDF && r.Classification != manifest.ClassSkipped) {
 			t.Errorf("%s: ended %q (%s), want saved", id, r.Classification, r.Reason)
@@ -291,8 +253,8 @@ func TestCrashAndResume(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, r.Path)); err != nil {
 			t.Errorf("%s: %v", id, err)
 		}
-		if at, ok := recordedAt[id]; ok && hits["/pdf/"+id+".pdf"] != at {
-			t.Errorf("%s: downloaded again after it was recorded complete (%d requests then, %d now)", id, at, hits["/pdf/"+id+".pdf"])
+		if at, ok := recordedAt[id]; ok && hits["/pdf/"+id] != at {
+			t.Errorf("%s: downloaded again after it was recorded complete (%d requests then, %d now)", id, at, hits["/pdf/"+id])
 		}
 	}
 	if _, err := os.Stat(filepath.Join(out, ".tmp", "dl-leftover.part")); err == nil {
@@ -309,13 +271,13 @@ func TestInterruptExits130AndCleansUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts contentdl processes")
 	}
-	lw := newLiveWorld(t, 60, 5*time.Millisecond)
+	// The first works arrive; from the publisher's 9th request on every body hangs
+	// half-way, so requests are in flight with partial temp files when SIGINT comes.
+	lw := newLiveWorld(t, 60, 5*time.Millisecond, 8)
 	out := filepath.Join(t.TempDir(), "out")
 	learnPath := filepath.Join(t.TempDir(), "learning.json")
 	env := lw.env(t)
-	// The first works arrive; then every body hangs half-way, so requests are in
-	// flight with partial temp files when SIGINT comes.
-	c := startChild(t, env, "run", "--topic", "interrupt", "--out", out, "--workers", "4",
+	c := startChild(t, env, "run", "--topic", liveTopic, "--out", out, "--workers", "4",
 		"--enable-provider-learning", "--provider-learning-path", learnPath)
 	deadline := time.Now().Add(10 * time.Second)
 	for len(savedWorks(t, filepath.Join(out, "manifest.jsonl"))) < 5 {
@@ -324,9 +286,6 @@ func TestInterruptExits130AndCleansUp(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	lw.mu.Lock()
-	lw.stall = true
-	lw.mu.Unlock()
 	time.Sleep(300 * time.Millisecond)
 	if tmp, _ := os.ReadDir(filepath.Join(out, ".tmp")); len(tmp) == 0 {
 		t.Log("no partial temp file in flight at SIGINT (timing); the cleanup check is weaker this time")

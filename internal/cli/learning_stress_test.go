@@ -103,13 +103,13 @@ func TestLearningFileTwoProcessesAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts contentdl processes")
 	}
-	lw := newLiveWorld(t, 80, 20*time.Millisecond) // ~0.5 s per run: the two overlap
+	lw := newLiveWorld(t, 80, 20*time.Millisecond, 0) // ~0.5 s per run: the two overlap
 	path := filepath.Join(t.TempDir(), "state", "learning.json")
 	env := append(lw.env(t), "DOCSTOKG_LEARNING_SAVE_EVERY=20ms")
 	var kids []*child
 	for i := range 2 {
 		out := filepath.Join(t.TempDir(), "out"+string(rune('a'+i)))
-		kids = append(kids, startChild(t, env, "run", "--topic", "both", "--out", out, "--workers", "4", "--quiet",
+		kids = append(kids, startChild(t, env, "run", "--topic", liveTopic, "--out", out, "--workers", "4", "--quiet",
 			"--enable-provider-learning", "--provider-learning-path", path))
 	}
 	for i, c := range kids {
@@ -122,7 +122,7 @@ func TestLearningFileTwoProcessesAtOnce(t *testing.T) {
 	for _, n := range lw.hitsCopy() {
 		pubRequests += int64(n)
 	}
-	pubHost := strings.TrimPrefix(lw.pub.URL, "http://")
+	pubHost := strings.TrimPrefix(lw.s.HostURLByName("pub"), "http://")
 	var got int64
 	for key, p := range f.Providers {
 		if p.Host == pubHost {

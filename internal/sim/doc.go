@@ -85,6 +85,7 @@
 //	          attempts: [reset, truncated, ok]
 //	      shares:                # then: a seeded fraction of requests
 //	        - {fault: "503:1", share: 0.05, path_prefix: /pdf/}
+//	        - {fault: slow_body:30s, share: 1, after: 8} # from the 9th request on
 //
 // Faults are written kind or kind:param: ok, reset, truncated, 503 (503:N adds
 // Retry-After N), 429 (429:N), 404, html_as_pdf, slow_headers (slow_headers:50ms),

@@ -149,6 +149,8 @@ func (e *endpoint) nextFault(path string) Fault {
 	e.mu.Lock()
 	n := e.attempts[path]
 	e.attempts[path] = n + 1
+	served := e.served
+	e.served++
 	e.mu.Unlock()
 	for _, sch := range e.host.Faults.Schedules {
 		if sch.Path == path {
@@ -159,7 +161,7 @@ func (e *endpoint) nextFault(path string) Fault {
 		}
 	}
 	for i, sh := range e.host.Faults.Shares {
-		if sh.Share > 0 && strings.HasPrefix(path, sh.PathPrefix) &&
+		if sh.Share > 0 && served >= sh.After && strings.HasPrefix(path, sh.PathPrefix) &&
 			unitHash(e.sim.sc.Seed, e.name, path, n, i) < sh.Share {
 			return sh.Fault
 		}

@@ -374,6 +374,41 @@ func TestFaultSharesAreDeterministic(t *testing.T) {
 	}
 }
 
+// A share with After leaves the host's first After requests alone, then applies;
+// Requests counts each path's requests, and Reset starts both over.
+func TestFaultShareAfterAndRequests(t *testing.T) {
+	sc := withFaults(6, FaultSpec{Shares: []Share{{Fault: Fault{Kind: FaultNotFound}, Share: 1, PathPrefix: "/pdf/", After: 3}}})
+	s := start(t, sc, Options{})
+	c := client(t, false)
+	var b strings.Builder
+	for _, p := range []string{"/landing/W1", "/pdf/W1", "/pdf/W2", "/pdf/W3", "/pdf/W1", "/landing/W2"} {
+		b.WriteString(strconv.Itoa(status(t, c, s.HostURL(0)+p)) + " ")
+	}
+	if got := b.String(); got != "200 200 200 404 404 200 " {
+		t.Errorf("statuses %q: want the share from the 4th request on, on its prefix only", got)
+	}
+	if n := s.Requests("pub", "/pdf/W1"); n != 2 {
+		t.Errorf("Requests(/pdf/W1) = %d, want 2", n)
+	}
+	if n := s.Requests("pub", "/pdf/W9"); n != 0 {
+		t.Errorf("Requests(/pdf/W9) = %d, want 0", n)
+	}
+	if n := s.Requests("nohost", "/pdf/W1"); n != 0 {
+		t.Errorf("Requests on an unknown host = %d", n)
+	}
+	s.Reset()
+	if n := s.Requests("pub", "/pdf/W1"); n != 0 {
+		t.Errorf("Requests after Reset = %d", n)
+	}
+	if st := status(t, c, s.HostURL(0)+"/pdf/W1"); st != 200 {
+		t.Errorf("after Reset the share applied at once (%d)", st)
+	}
+	bad := withFaults(2, FaultSpec{Shares: []Share{{Fault: Fault{Kind: FaultNotFound}, Share: 1, After: -1}}})
+	if err := bad.WithDefaults().Validate(); err == nil || !strings.Contains(err.Error(), "after") {
+		t.Errorf("after -1 accepted: %v", err)
+	}
+}
+
 func TestHeadServesHeadersOnly(t *testing.T) {
 	s := start(t, oneHost(1, Mix{}), Options{})
 	resp, err := client(t, false).Head(s.HostURL(0) + "/pdf/W1")

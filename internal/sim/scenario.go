@@ -193,11 +193,14 @@ type Schedule struct {
 
 // Share applies Fault to a fraction of the requests whose path starts with
 // PathPrefix (all paths when empty). The choice is a hash of the seed, the host, the
-// path and the attempt number, so it is the same in every run.
+// path and the attempt number, so it is the same in every run. After holds the share
+// back until the host has served that many requests (of any path), so a run can
+// start healthy and then turn bad, e.g. every body stalls from the 9th request on.
 type Share struct {
 	Fault      Fault   `yaml:"fault"`
 	Share      float64 `yaml:"share"`
 	PathPrefix string  `yaml:"path_prefix"`
+	After      int     `yaml:"after"`
 }
 
 // FaultKind names a failure a publisher host can inject.
@@ -533,6 +536,9 @@ func (sc Scenario) Validate() error {
 			}
 			if s.Fault.Kind == "" {
 				return fmt.Errorf("%s.faults.shares[%d].fault: missing", key, j)
+			}
+			if s.After < 0 {
+				return fmt.Errorf("%s.faults.shares[%d].after: want >= 0, got %d", key, j, s.After)
 			}
 		}
 	}

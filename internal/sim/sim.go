@@ -78,6 +78,7 @@ type endpoint struct {
 	stats    counters
 	gen      uint64         // Reset generation of stats
 	attempts map[string]int // per path, publishers
+	served   int            // requests that took a fault choice (all paths), publishers
 	listed   int            // /works listing requests, openalex
 	broken   map[int]int    // malformed answers given per page, openalex
 }
@@ -243,6 +244,20 @@ func (s *Sim) HostURLByName(name string) string {
 	return ""
 }
 
+// Requests is how many requests for path the named publisher host has served since
+// the start (or the last Reset); those over its capacity, answered 429 before any
+// fault, are not counted. 0 for an unknown host.
+func (s *Sim) Requests(host, path string) int {
+	for _, e := range s.hosts {
+		if e.name == host {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.attempts[path]
+		}
+	}
+	return 0
+}
+
 // Works returns every generated work in id order (W1, W2, …).
 func (s *Sim) Works() []Work {
 	out := make([]Work, len(s.cat.works))
@@ -312,6 +327,7 @@ func (s *Sim) Reset() {
 		e.stats.inFlight, e.stats.maxInFlight = inFlight, inFlight
 		e.limiter = e.newLimiter()
 		e.attempts = map[string]int{}
+		e.served = 0
 		e.broken = map[int]int{}
 		e.listed = 0
 		e.mu.Unlock()
