@@ -3,71 +3,58 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-
-	"golang.org/x/time/rate"
+	"time"
 
 	"github.com/docstokg/contentdl/internal/clock"
+	"github.com/docstokg/contentdl/internal/sim"
 )
 
-// limitedWorld serves n works whose PDFs live on one host with a hidden capacity of
-// capRPS, far below what the client is configured to send. Time is the fake clock's.
+// limitedWorld is a simulated scholarly web (internal/sim) of n works whose PDFs
+// live on one host with a hidden capacity of capRPS (burst 1, Retry-After 1 s), far
+// below what the client is configured to send. Time is the fake clock's, for the
+// client and the simulator alike.
 type limitedWorld struct {
-	*world
-	pub     *httptest.Server
-	mu      sync.Mutex
-	bucket  *rate.Limiter
-	got429  int
-	served  int
-	firstAt map[string]int
+	*world // the fake clock runMain uses
+	s      *sim.Sim
+	pubURL string
 }
 
 func newLimitedWorld(t *testing.T, n int, capRPS float64) *limitedWorld {
-	w := newWorld(t)
-	lw := &limitedWorld{world: w, bucket: rate.NewLimiter(rate.Limit(capRPS), 1), firstAt: map[string]int{}}
-	lw.pub = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		lw.mu.Lock()
-		ok := lw.bucket.AllowN(w.clk.Now(), 1)
-		if !ok {
-			lw.got429++
-			lw.mu.Unlock()
-			rw.Header().Set("Retry-After", "1")
-			rw.WriteHeader(http.StatusTooManyRequests)
-			return
-		}
-		lw.served++
-		lw.mu.Unlock()
-		rw.Header().Set("Content-Type", "application/pdf")
-		rw.Write(fakePDF(r.URL.Path, 2048))
-	}))
-	t.Cleanup(lw.pub.Close)
-	w.works = w.works[:0]
-	for i := 1; i <= n; i++ {
-		w.works = append(w.works, map[string]any{
-			"id": fmt.Sprintf("https://openalex.org/W%d", 100+i), "title": fmt.Sprintf("Limited %d", i), "publication_year": 2022,
-			"open_access": map[string]any{"is_oa": true},
-			"locations":   []any{map[string]any{"is_oa": true, "pdf_url": fmt.Sprintf("%s/W%d.pdf", lw.pub.URL, 100+i)}},
-		})
+	t.Helper()
+	w := &world{t: t, clk: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))}
+	s, err := sim.Start(sim.Scenario{Name: "limited", Seed: 4, Topic: "Limited", PDFSize: 2048,
+		Works: sim.WorksSpec{Count: n, Mix: sim.Mix{DirectPDF: 1}},
+		Hosts: []sim.HostSpec{{Name: "pub", ServiceSpec: sim.ServiceSpec{Capacity: sim.Capacity{RPS: capRPS, Burst: 1},
+			RetryAfterSeconds: 1}}}}, sim.Options{Clock: w.clk.Now})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return lw
+	t.Cleanup(func() { s.Close() })
+	return &limitedWorld{world: w, s: s, pubURL: s.HostURLByName("pub")}
 }
 
+// env is a hermetic environment pointing OpenAlex and Unpaywall at the simulator.
+func (lw *limitedWorld) env(t *testing.T, extra map[string]string) func(string) string {
+	return hermeticEnv(t, lw.s.OpenAlexURL(), lw.s.UnpaywallURL(), map[string]string{
+		"DOCSTOKG_OPENALEX_PER_PAGE": "3",
+		"DOCSTOKG_RETRY_BASE_DELAY":  "100ms",
+	}, extra)
+}
+
+// counts is the publisher's 429s and PDFs served so far.
 func (lw *limitedWorld) counts() (int, int) {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	return lw.got429, lw.served
+	h, _ := lw.s.Stats().Host("pub")
+	return int(h.ByStatus["429"]), int(h.ByStatus["200"])
 }
 
 func TestProviderLearningEndToEnd(t *testing.T) {
 	lw := newLimitedWorld(t, 60, 3)
 	state := filepath.Join(t.TempDir(), "state", "learning.json")
-	host := strings.TrimPrefix(lw.pub.URL, "http://")
+	host := strings.TrimPrefix(lw.pubURL, "http://")
 	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf("rate_limits:\n  hosts:\n    - host: %s\n      rps: 10\n      burst: 1\n      concurrency: 1\n", host)), 0o644)
 	getenv := lw.env(t, map[string]string{
@@ -166,7 +153,6 @@ func TestProviderLearningEndToEnd(t *testing.T) {
 	if _, err := os.Stat(off); !os.IsNotExist(err) {
 		t.Errorf("learning off, yet %s exists (%v)", off, err)
 	}
-	_ = clock.Real{}
 }
 
 func TestProviderLearningStatusEmptyAndReset(t *testing.T) {
