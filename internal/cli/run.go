@@ -330,9 +330,9 @@ func startSaver(ctx context.Context, clk clock.Clock, t *learning.Tracker, every
 	}
 	done := make(chan struct{})
 	stopped := make(chan struct{})
+	tick := clock.NewTicker(clk, every) // the first tick is every from now, not from when the goroutine runs
 	go func() {
 		defer close(stopped)
-		tick := clock.NewTicker(clk, every)
 		defer tick.Stop()
 		for {
 			select {

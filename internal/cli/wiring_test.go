@@ -44,7 +44,7 @@ func TestRunWiringBuildsEachPartOnceFromConfig(t *testing.T) {
 	if w.Tracker() != nil {
 		t.Error("a tracker with provider learning off")
 	}
-	if w.Fetch() != w.Fetch() {
+	if fc1, fc2 := w.Fetch(), w.Fetch(); fc1 != fc2 {
 		t.Error("Fetch built two clients")
 	}
 	if w.OpenAlex().Doer != w.Fetch() {
@@ -72,7 +72,7 @@ func TestRunWiringBuildsEachPartOnceFromConfig(t *testing.T) {
 	if got := w.Policy().Name(); got != "contextual" {
 		t.Errorf("policy %q with the gate on", got)
 	}
-	if w.Tracker() == nil || w.Tracker() != w.Tracker() {
+	if t1, t2 := w.Tracker(), w.Tracker(); t1 == nil || t1 != t2 {
 		t.Error("learning on: want one tracker")
 	}
 }
