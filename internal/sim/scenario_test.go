@@ -221,7 +221,8 @@ func TestDocExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the documented scenario does not parse: %v", err)
 	}
-	if sc.Works.Count != 50 || sc.OpenAlex.ThrottleEvery != 50 || len(sc.Hosts[0].Faults.Shares) != 1 {
+	if sc.Works.Count != 50 || sc.OpenAlex.ThrottleEvery != 50 || len(sc.Hosts[0].Faults.Shares) != 2 ||
+		sc.Hosts[0].Faults.Shares[1].After != 8 {
 		t.Fatalf("parsed: %+v", sc)
 	}
 }
