@@ -110,6 +110,10 @@ A second run resumes: saved works are skipped, deferred and missed works are ret
 	f.String("provider-learning-path", "", "learning state file (default $XDG_STATE_HOME/contentdl/provider-learning.json)")
 	f.String("shard", "", "only the works of shard I of N, e.g. 1/3, by a stable hash of the W-id; files get .shard-I-of-N (config: fleet.shard; docs/fleet.md)")
 	_ = f.SetAnnotation("shard", config.FlagAnnotation, []string{"fleet.shard"})
+	f.String("redis", "", "share each host's budget, windows, concurrency and learned rate with the other processes of the fleet through this Redis, e.g. redis://127.0.0.1:6379/0 (config: fleet.redis_url; docs/fleet.md)")
+	_ = f.SetAnnotation("redis", config.FlagAnnotation, []string{"fleet.redis_url"})
+	f.String("fleet-name", "default", "the fleet's name, the prefix of its Redis keys: processes that share budgets use the same name (config: fleet.name)")
+	_ = f.SetAnnotation("fleet-name", config.FlagAnnotation, []string{"fleet.name"})
 	return cmd
 }
 
@@ -253,11 +257,33 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	log.Info("retry policy: "+pol.Name(), "retry_policy", pol.Name(), "provider_learning", cfg.EnableProviderLearning)
 	warnAtStart(log, cfg)
 
+	fl, err := openFleet(ctx, cfg, clk, log)
+	if err != nil {
+		return err
+	}
+	var fleetOpt fetch.Fleet
+	if fl != nil {
+		defer fl.Close()
+		fleetOpt = fl
+		if metrics != nil {
+			metrics.Fleet = fl.Stats
+		}
+		if prog != nil {
+			prog.SetFleet(fleetStatus(fl))
+		}
+	}
+
 	var tracker *learning.Tracker
 	var learner fetch.Learner
 	var openErr error
 	if cfg.EnableProviderLearning {
-		tracker = learning.NewTracker(learningConfig(cfg), clk, log)
+		lc := learningConfig(cfg)
+		if fl != nil {
+			// Each process sees about 1/members of a shared host's answers; the rates
+			// learning measures from them are scaled up to the fleet's.
+			lc.Share = func() float64 { return 1 / float64(fl.Members()) }
+		}
+		tracker = learning.NewTracker(lc, clk, log)
 		if openErr = tracker.Open(cfg.ProviderLearningPath); openErr != nil {
 			// The one warning about an unusable learning file: later failed saves of the
 			// same path are logged at debug level only.
@@ -295,6 +321,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		LimitFor:       func(h string) fetch.HostLimit { return toHostLimit(cfg.HostLimitFor(h)) },
 		ProviderOf:     providerMap(cfg),
 		Learner:        learner,
+		Fleet:          fleetOpt,
 		Observe:        observe,
 		Guard:          netguard.New(cfg.Network.DenyPrefixes(), cfg.Network.AllowPrefixes(), log, nil),
 	})

@@ -272,6 +272,13 @@ type Fleet struct {
 	// Shard is "I/N": this run does only the works of shard I of N (1-based), chosen
 	// by a stable hash of the OpenAlex W-id (internal/shard); "" does every work.
 	Shard string `mapstructure:"shard" yaml:"shard"`
+	// RedisURL turns on the shared limiter: each host's request budget, windows,
+	// concurrency cap and learned rate are shared through this Redis by every process
+	// with the same Name (redis://[user:password@]host:port/db; "" = off).
+	RedisURL string `mapstructure:"redis_url" yaml:"redis_url"`
+	// Name is the fleet's name, the prefix of its Redis keys: processes that share a
+	// budget use the same name.
+	Name string `mapstructure:"name" yaml:"name"`
 }
 
 // ShardSpec returns Shard parsed. Call it on a validated Config only.
@@ -348,6 +355,7 @@ func Defaults() Config {
 			Allow: []string{},
 		},
 		Learning: defaultLearning(),
+		Fleet:    Fleet{Name: "default"},
 	}
 }
 

@@ -248,7 +248,8 @@ func TestEveryKeyFromEnv(t *testing.T) {
 		}
 		if s == "" {
 			s = map[string]string{"mailto": "x@example.org", "openalex.api_key": "a", "semantic_scholar.api_key": "b",
-				"provider_learning_path": "/p/l.json", "network.allow": "10.9.0.0/16", "fleet.shard": "2/3"}[l.key]
+				"provider_learning_path": "/p/l.json", "network.allow": "10.9.0.0/16", "fleet.shard": "2/3",
+				"fleet.redis_url": "redis://127.0.0.1:6390/2"}[l.key]
 		}
 		if s == "" {
 			t.Fatalf("no text for %s", l.key)
@@ -272,6 +273,7 @@ func TestEveryKeyFromEnv(t *testing.T) {
 	want.ProviderLearningPath = "/p/l.json"
 	want.Network.Allow = []string{"10.9.0.0/16"}
 	want.Fleet.Shard = "2/3"
+	want.Fleet.RedisURL = "redis://127.0.0.1:6390/2"
 	want.origin = cfg.origin
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", *cfg, want)

@@ -164,6 +164,7 @@ func (c *Config) Validate() error {
 	if _, err := shard.Parse(c.Fleet.Shard); err != nil {
 		k.fail("fleet.shard", "fleet.shard", c.Fleet.Shard, err.Error())
 	}
+	c.validateFleet(k)
 
 	if k.err != nil {
 		return k.err
@@ -322,4 +323,24 @@ func validHost(h string) bool {
 	}
 	u, err := url.Parse("//" + h)
 	return err == nil && u.Host == h && u.Hostname() != ""
+}
+
+// validateFleet checks the shared limiter's address and name. Whether the server
+// answers and takes the credentials is checked when the run connects.
+func (c *Config) validateFleet(k *checker) {
+	if raw := c.Fleet.RedisURL; raw != "" {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			k.fail("fleet.redis_url", "fleet.redis_url", MaskURL(raw), "not a URL (want redis://host:port/db)")
+		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
+			k.fail("fleet.redis_url", "fleet.redis_url", MaskURL(raw), "the scheme must be redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)")
+		case u.Scheme != "unix" && u.Host == "":
+			k.fail("fleet.redis_url", "fleet.redis_url", MaskURL(raw), "no host (want redis://host:port/db)")
+		}
+	}
+	name := c.Fleet.Name
+	if name == "" || len(name) > 64 || strings.ContainsAny(name, " \t\r\n{}:*?[]") {
+		k.fail("fleet.name", "fleet.name", name, "must be 1 to 64 characters without spaces or any of {}:*?[] (it prefixes the fleet's Redis keys)")
+	}
 }

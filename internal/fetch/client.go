@@ -65,6 +65,9 @@ type Options struct {
 	// Observe, when set, is told of every attempt (each redirect hop too): the host,
 	// the status (0 for a transport error), the error kind and the time to headers.
 	Observe func(host string, status int, errKind policy.ErrKind, d time.Duration)
+	// Fleet, when set, shares each host's budget, windows, concurrency and learned
+	// rate with the other processes of a fleet (fleet.go).
+	Fleet Fleet
 	// Guard checks the address of every connection the default transport opens (and
 	// the target host of every proxied request); nil = netguard.Default. Unused when
 	// Transport is set.
@@ -122,7 +125,10 @@ func New(o Options) *Client {
 	}
 	c := &Client{o: o, log: o.Logger}
 	c.reg = &registry{hosts: map[string]*host{}, limitFor: o.LimitFor, provider: o.ProviderOf, maxPause: o.MaxPause,
-		onNew: c.onNewHost}
+		onNew: c.onNewHost, fleet: o.Fleet, clk: o.Clock}
+	if o.Fleet != nil {
+		o.Fleet.Watch(c.reg)
+	}
 	hc := &http.Client{
 		Transport:     &transport{c: c, base: o.Transport},
 		CheckRedirect: c.checkRedirect,

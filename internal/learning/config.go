@@ -55,6 +55,23 @@ type Config struct {
 	MaxWait time.Duration
 	// SaveEvery is the minimum interval between periodic saves (SaveIfDue).
 	SaveEvery time.Duration
+	// Share, when set, is the share of each host's traffic that this process sends:
+	// 1/members in a fleet that shares the hosts' budgets (docs/fleet.md). The rates
+	// the rules measure from this process's responses are divided by it, so that they
+	// are the fleet's, as the rate the learner sets is. Nil means 1.
+	Share func() float64
+}
+
+// scale is 1/Share: what a rate measured here is multiplied by to be the fleet's.
+func (c *Config) scale() float64 {
+	if c.Share == nil {
+		return 1
+	}
+	s := c.Share()
+	if s <= 0 || s > 1 || math.IsNaN(s) {
+		return 1
+	}
+	return 1 / s
 }
 
 // DefaultConfig returns the documented defaults (see docs/provider-learning.md).

@@ -336,6 +336,7 @@ func (hs *hostState) on429(cfg *Config, now time.Time, h http.Header, info RateI
 	}
 	if !straggler {
 		measured, demand, ok := hs.measuredRate(nowNS)
+		measured, demand = measured*cfg.scale(), demand*cfg.scale()
 		hs.signal(nowNS)
 		switch {
 		case ok && measured < (1-measuredSlack)*math.Min(sending, demand):
@@ -656,7 +657,7 @@ func (hs *hostState) acceptedRate(cfg *Config, nowNS int64) (float64, bool) {
 	if span <= 0 {
 		return 0, false
 	}
-	return hs.wOK / (span / float64(time.Second)), true
+	return cfg.scale() * hs.wOK / (span / float64(time.Second)), true
 }
 
 // status is the host's status at now.
