@@ -50,6 +50,11 @@ type Options struct {
 // fallback: the caller limits locally.
 var ErrUnavailable = errors.New("fleet: redis unavailable, limiting locally")
 
+// ownerTimeout is how long the member that made the last change of a host's learned
+// rate keeps the sole right to raise it: after that, any member may (the owner may
+// have ended).
+const ownerTimeout = time.Minute
+
 // keyTTL is how long an idle host's keys stay in Redis.
 const keyTTL = 24 * time.Hour
 
@@ -563,13 +568,15 @@ const (
 
 // Learn proposes a change of the host's learned rate and returns the fleet's rate and
 // version after it, and whether the proposal was applied. episode is how long a cut
-// blocks further cuts.
+// blocks further cuts. Only the member that made the last change raises the rate
+// (for a minute after it; then any member may), by compare-and-set on version.
 func (c *Client) Learn(host string, kind Kind, rate float64, version int64, episode time.Duration) (float64, int64, bool, error) {
 	var out []any
 	err := c.call(func(ctx context.Context) error {
 		var err error
 		out, err = learnScript.Run(ctx, c.rdb, []string{c.hostKey(host)},
-			string(kind), rateArg(rate), version, episode.Microseconds(), keyTTL.Milliseconds()).Slice()
+			string(kind), rateArg(rate), version, episode.Microseconds(), keyTTL.Milliseconds(),
+			c.o.Member, ownerTimeout.Microseconds()).Slice()
 		return err
 	})
 	if err != nil {

@@ -134,8 +134,9 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 // TestLearnCutsOncePerEpisodeAndRaisesByCompareAndSet: the seed is a min-merge; of
-// four members cutting on the same burst only the first cut applies; a raise on a
-// stale version is refused and one on the current version applies.
+// four members cutting on the same burst only the first cut applies; only the member
+// that made it raises; a raise on a stale version is refused and one on the current
+// version applies.
 func TestLearnCutsOncePerEpisodeAndRaisesByCompareAndSet(t *testing.T) {
 	r := fleettest.Start(t)
 	var cs []*Client
@@ -167,15 +168,18 @@ func TestLearnCutsOncePerEpisodeAndRaisesByCompareAndSet(t *testing.T) {
 			t.Fatalf("a second cut in one episode applied: %v", got)
 		}
 	}
-	if got, _, applied := learn(cs[2], Raise, 19, ver-1); got != 17.5 || applied {
+	if got, _, applied := learn(cs[2], Raise, 19, ver); got != 17.5 || applied {
+		t.Fatalf("a raise by a member that does not own the rate applied: %v", got)
+	}
+	if got, _, applied := learn(cs[0], Raise, 19, ver-1); got != 17.5 || applied {
 		t.Fatalf("a raise on a stale version applied: %v", got)
 	}
-	got, ver2, applied := learn(cs[2], Raise, 19, ver)
+	got, ver2, applied := learn(cs[0], Raise, 19, ver)
 	if got != 19 || !applied || ver2 != ver+1 {
 		t.Fatalf("raise: %v %v %v", got, ver2, applied)
 	}
-	if got, _, applied := learn(cs[3], Raise, 21, ver); got != 19 || applied {
-		t.Fatalf("a concurrent raise on the old version applied too: %v", got)
+	if got, _, applied := learn(cs[0], Raise, 21, ver); got != 19 || applied {
+		t.Fatalf("a second raise on the old version applied too: %v", got)
 	}
 	if g, _ := cs[3].Reserve(h, 25, 1, 0); g.Rate != 19 || g.Version != ver2 {
 		t.Fatalf("reserve paces at %v (version %d), want the learned 19 (version %d)", g.Rate, g.Version, ver2)

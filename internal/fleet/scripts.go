@@ -106,22 +106,25 @@ return cd - now
 `)
 
 // learnScript changes the fleet's learned rate. ARGV: kind, rate, expected ver,
-// episode (µs), key ttl (ms).
+// episode (µs), key ttl (ms), member, owner timeout (µs).
 //
 //   - seed: the rate becomes min(rate, the fleet's), or the rate when the fleet has none
 //     (a member's learning file seeds the fleet at start and after Redis comes back);
 //   - cut: when no episode is running, the rate becomes min(rate, the fleet's) and an
 //     episode starts, so the members that saw the same burst of 429s cut once, not
 //     once each;
-//   - raise: compare-and-set; only when ver is still the one the member last saw, and
-//     the rate goes up.
+//   - raise: compare-and-set: only when ver is still the one the member last saw, the
+//     rate goes up, and the member owns the rate (it made the last change, so its
+//     learner's rate is the fleet's) or the owner has been silent for the timeout. So
+//     the fleet recovers along one learner's curve, not along four at once.
 //
 // Returns {rate, ver, applied}.
 var learnScript = redis.NewScript(luaNow + `
 local h = KEYS[1]
-local kind, want = ARGV[1], tonumber(ARGV[2])
-local v = redis.call('HMGET', h, 'rate', 'ver', 'ep')
+local kind, want, member = ARGV[1], tonumber(ARGV[2]), ARGV[6]
+local v = redis.call('HMGET', h, 'rate', 'ver', 'ep', 'own', 'chg')
 local rate, ver, ep = tonumber(v[1]), tonumber(v[2] or '0'), tonumber(v[3] or '0')
+local own, chg = v[4], tonumber(v[5] or '0')
 local applied = 0
 if kind == 'seed' then
   if rate == nil or want < rate then rate, applied = want, 1 end
@@ -131,11 +134,12 @@ elseif kind == 'cut' then
     redis.call('HSET', h, 'ep', string.format('%.0f', now + tonumber(ARGV[4])))
   end
 elseif kind == 'raise' then
-  if rate ~= nil and ver == tonumber(ARGV[3]) and want > rate then rate, applied = want, 1 end
+  local owner = (own == nil or own == false or own == member or now - chg > tonumber(ARGV[7]))
+  if rate ~= nil and owner and ver == tonumber(ARGV[3]) and want > rate then rate, applied = want, 1 end
 end
 if applied == 1 then
   ver = ver + 1
-  redis.call('HSET', h, 'rate', tostring(rate), 'ver', ver)
+  redis.call('HSET', h, 'rate', tostring(rate), 'ver', ver, 'own', member, 'chg', string.format('%.0f', now))
   redis.call('PEXPIRE', h, ARGV[5])
 end
 return {tostring(rate or want), ver, applied}
