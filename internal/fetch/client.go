@@ -277,8 +277,11 @@ func (c *Client) prepareRetry(req *http.Request) error {
 	return c.pause(req.Context(), st.wait)
 }
 
-// Error is a request that ended without a usable response: a transport failure, or a
-// decision to defer or fail over. Decision says what the policy chose.
+// Error is the one outcome of a request that did not give the caller what it wanted:
+// a transport failure, a decision to defer, fail over or fail (Decision says which),
+// or an answer whose status the caller cannot use (NewStatusError; Decision is
+// ActionNone then). Callers ask it what it means — Reason, RateLimited, Transient —
+// instead of re-deriving the policy's rules.
 type Error struct {
 	Op       policy.OperationType
 	URL      string // redacted
@@ -287,6 +290,9 @@ type Error struct {
 	Decision policy.Decision
 	Err      error
 	Attempts int // attempts sent (0 when none was)
+	// RetryAfter is the answer's raw Retry-After header, for the message only (the
+	// one parser is policy.ParseRetryAfter).
+	RetryAfter string
 }
 
 // Error names the operation, host, cause, decision and attempts, and the URL once,
@@ -310,11 +316,29 @@ func (e *Error) Reason() string {
 	return e.Decision.Reason
 }
 
-// RateLimited reports whether the request ended because a host asked us to slow down
-// (a 429, a cooldown or an exhausted quota) rather than because the content is absent.
-func (e *Error) RateLimited() bool {
-	return e.Status == http.StatusTooManyRequests || e.Decision.Reason == "host_cooldown" ||
+// RateLimited names the host and reports true when the request ended because that
+// host asked us to slow down (a 429, a cooldown, an exhausted quota, a Retry-After
+// beyond retry.max_wait) rather than because the content is absent.
+func (e *Error) RateLimited() (host string, ok bool) {
+	ok = e.Status == http.StatusTooManyRequests || e.Decision.Reason == "host_cooldown" ||
 		e.Decision.Reason == "quota_exhausted" || e.Decision.Reason == reasonOverCap
+	return e.Host, ok
+}
+
+// Transient reports whether the request may succeed later (on a later run): the
+// policy's classification of its status or transport error says it is retryable
+// (policy.Retryable). A redirect chain over the limit is final: it ends the same way
+// every time. An error that carries neither a status nor a cause is transient.
+func (e *Error) Transient() bool {
+	switch {
+	case e.Status != 0:
+		return policy.Retryable(policy.Outcome{Status: e.Status})
+	case errors.Is(e.Err, ErrTooManyRedirects):
+		return false
+	case e.Err != nil:
+		return policy.Retryable(policy.Outcome{Err: policy.ClassifyError(e.Err)})
+	}
+	return true
 }
 
 // BodyError wraps a transport failure while reading a response body (reset,
