@@ -87,4 +87,3 @@ type stallError struct{}
 func (*stallError) Error() string   { return "body read stalled" }
 func (*stallError) Timeout() bool   { return true }
 func (*stallError) Temporary() bool { return true }
-
