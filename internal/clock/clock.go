@@ -1,7 +1,7 @@
 // Package clock abstracts time so that rate limiting, backoff, learning and the fetch
 // path's timers can be tested without sleeping. Production code uses Real; tests use
-// Fake or Manual. It is the only package that calls time.Now, time.NewTimer or
-// time.AfterFunc.
+// Fake or Manual. Code that takes a Clock (internal/fetch all through) leaves
+// time.Now, time.NewTimer and time.AfterFunc to this package.
 package clock
 
 import (

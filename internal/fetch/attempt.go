@@ -66,9 +66,13 @@ func (c *Client) Fetch(ctx context.Context, op policy.OperationType, rawURL stri
 func (c *Client) do(ctx context.Context, op policy.OperationType, rawURL string, hdr http.Header,
 	consume func(*http.Response) error) (*http.Response, error) {
 	cl := &call{op: op, url: redact.Redact(rawURL), start: c.o.Clock.Now()}
-	req, err := c.newRequest(rawURL, hdr)
-	if err != nil {
-		return nil, cl.fail(err)
+	req, ferr := c.newRequest(rawURL, hdr)
+	if ferr != nil {
+		ferr.Op, ferr.URL = op, cl.url
+		if ferr.Decision.Reason == "bad_scheme" {
+			c.ops.add(op, policy.Fail)
+		}
+		return nil, ferr
 	}
 	for {
 		// wait, send and observe (per hop, in the transport).
@@ -135,8 +139,9 @@ func (c *Client) do(ctx context.Context, op policy.OperationType, rawURL string,
 	}
 }
 
-// newRequest checks rawURL and builds the request every attempt clones.
-func (c *Client) newRequest(rawURL string, hdr http.Header) (*http.Request, error) {
+// newRequest checks rawURL and builds the request every attempt clones. Nothing is
+// sent for a URL it refuses.
+func (c *Client) newRequest(rawURL string, hdr http.Header) (*http.Request, *Error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		if err == nil {
@@ -157,13 +162,6 @@ func (c *Client) newRequest(rawURL string, hdr http.Header) (*http.Request, erro
 		req.Header.Set("User-Agent", c.o.UserAgent)
 	}
 	return req, nil
-}
-
-// fail completes a request that could not be sent at all.
-func (cl *call) fail(err error) error {
-	e := err.(*Error)
-	e.Op, e.URL = cl.op, cl.url
-	return e
 }
 
 // send makes one attempt of req. retryablehttp is the engine that sends it, once
