@@ -359,7 +359,7 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 		var fe *fetch.Error
 		switch {
 		case errors.As(err, &ce):
-			res.reason, res.transient = ce.reason, ce.transient
+			res.reason = ce.reason // an answer that came whole and is not full text: final
 			res.verdict, res.next = ce.verdict, ce.next
 			rec.Decision = policy.Fail.String()
 		case errors.As(err, &fe):
@@ -396,12 +396,12 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 	return res, k
 }
 
-// contentError is a response that arrived whole but is not usable full text.
+// contentError is a response that arrived whole but is not usable full text. An
+// answer with a status the runner cannot use is a *fetch.Error instead.
 type contentError struct {
-	reason    string
-	transient bool
-	verdict   PageVerdict         // for an HTML page (pages.go)
-	next      []resolve.Candidate // links found on it
+	reason  string
+	verdict PageVerdict         // for an HTML page (pages.go)
+	next    []resolve.Candidate // links found on it
 }
 
 func (e *contentError) Error() string { return e.reason }
