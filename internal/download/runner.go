@@ -184,7 +184,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	if ctx.Err() != nil {
 		return sum, errors.Join(ctx.Err(), cerr)
 	}
-	if discErr != nil && rateLimitedHost(discErr) != "" {
+	if host, ok := rateLimited(discErr); ok && host != "" {
 		// OpenAlex asked us to stop (a spent daily budget, a long Retry-After): the works
 		// found so far were processed and the next run goes on, so this is an
 		// incomplete run (exit 3), not a failure.
@@ -276,32 +276,6 @@ func (r *Runner) setTotal(n int) {
 	}
 }
 
-// isTransient says whether a failed request may succeed on a later run: timeouts,
-// resets, 408/429/5xx and undecodable answers may; TLS failures, bad schemes,
-// blocked addresses, redirect loops and other 4xx statuses will not.
-func isTransient(err error) bool {
-	var fe *fetch.Error
-	if errors.As(err, &fe) {
-		if fe.Status != 0 {
-			return transientStatus(fe.Status)
-		}
-		switch policy.ClassifyError(fe.Err) {
-		case policy.ErrTLS, policy.ErrBadScheme, policy.ErrCanceled, policy.ErrBlocked:
-			return false
-		}
-		return !errors.Is(fe.Err, fetch.ErrTooManyRedirects)
-	}
-	var se *openalex.StatusError
-	if errors.As(err, &se) {
-		return transientStatus(se.Status)
-	}
-	return true
-}
-
-func transientStatus(code int) bool {
-	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
-}
-
 func dedupe(s []string) []string {
 	sort.Strings(s)
 	out := s[:0]
@@ -369,7 +343,9 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 			k = nil
 			res.status = resp.StatusCode
 			if resp.StatusCode != http.StatusOK {
-				return &contentError{reason: fmt.Sprintf("http_%d", resp.StatusCode), transient: transientStatus(resp.StatusCode)}
+				se := fetch.NewStatusError(resp, c.URL)
+				se.Op, se.Host = op, fetch.HostOf(c.URL) // the candidate's host is the one deferred on
+				return se
 			}
 			var err error
 			k, err = r.receive(resp, c)
@@ -383,22 +359,20 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 		var fe *fetch.Error
 		switch {
 		case errors.As(err, &ce):
-			res.reason, res.transient = ce.reason, ce.transient
+			res.reason = ce.reason // an answer that came whole and is not full text: final
 			res.verdict, res.next = ce.verdict, ce.next
 			rec.Decision = policy.Fail.String()
-			if res.status == http.StatusTooManyRequests {
-				// Attempts ran out on 429s: the file may well exist; defer, don't miss.
-				res.hosts = []string{fetch.HostOf(c.URL)}
-			}
 		case errors.As(err, &fe):
 			res.reason = fe.Reason()
-			res.transient = isTransient(fe)
-			rec.Decision = fe.Decision.Action.String()
+			res.transient = fe.Transient()
+			rec.Decision = decision(fe, policy.Fail)
 			if fe.Status != 0 {
 				rec.HTTPStatus = fe.Status
 			}
-			if fe.RateLimited() {
-				res.hosts = []string{fe.Host}
+			if host, ok := fe.RateLimited(); ok {
+				// A 429 (attempts ran out on it, or a window): the file may well exist;
+				// defer, don't miss.
+				res.hosts = []string{host}
 			}
 		default:
 			res.reason = policy.ClassifyError(err).String()
@@ -422,12 +396,12 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 	return res, k
 }
 
-// contentError is a response that arrived whole but is not usable full text.
+// contentError is a response that arrived whole but is not usable full text. An
+// answer with a status the runner cannot use is a *fetch.Error instead.
 type contentError struct {
-	reason    string
-	transient bool
-	verdict   PageVerdict         // for an HTML page (pages.go)
-	next      []resolve.Candidate // links found on it
+	reason  string
+	verdict PageVerdict         // for an HTML page (pages.go)
+	next    []resolve.Candidate // links found on it
 }
 
 func (e *contentError) Error() string { return e.reason }
@@ -521,30 +495,23 @@ func (r *Runner) record(w *openalex.Work, typ string) *manifest.Record {
 	return rec
 }
 
-// rateLimitedHost names the host when err says a host asked us to slow down (a 429,
-// a cooldown or an exhausted quota), and "" otherwise.
-func rateLimitedHost(err error) string {
-	var fe *fetch.Error
-	if errors.As(err, &fe) && fe.RateLimited() {
-		return fe.Host
-	}
-	var se *openalex.StatusError
-	if errors.As(err, &se) && se.Status == http.StatusTooManyRequests {
-		return fetch.HostOf(se.URL)
-	}
-	return ""
-}
-
-func errInfo(err error) (reason, decision string, status int) {
+// rateLimited is err's fetch.Error's RateLimited, for an error that may wrap one.
+func rateLimited(err error) (host string, ok bool) {
 	var fe *fetch.Error
 	if errors.As(err, &fe) {
-		return fe.Reason(), fe.Decision.Action.String(), fe.Status
+		return fe.RateLimited()
 	}
-	var se *openalex.StatusError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("http_%d", se.Status), policy.Failover.String(), se.Status
+	return "", false
+}
+
+// decision is the manifest's decision for a failed request: the policy's, or, for an
+// answer the policy let through and the caller rejected (ActionNone), what the runner
+// does next.
+func decision(fe *fetch.Error, otherwise policy.Action) string {
+	if fe.Decision.Action == policy.ActionNone {
+		return otherwise.String()
 	}
-	return "resolver_error", policy.Failover.String(), 0
+	return fe.Decision.Action.String()
 }
 
 func (r *Runner) write(rec *manifest.Record) {

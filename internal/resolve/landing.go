@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
 	"github.com/docstokg/contentdl/internal/redact"
@@ -212,12 +213,12 @@ func (l *landingPage) fetch(ctx context.Context, page string) (string, Kind, err
 	if err != nil {
 		return "", KindUnknown, redact.Error(err) // the Doer's error names the request and its URL
 	}
-	defer openalex.CloseBody(resp)
+	defer fetch.CloseBody(resp)
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		return "", KindUnknown, nil
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return "", KindUnknown, openalex.NewStatusError(resp, page)
+		return "", KindUnknown, fetch.NewStatusError(resp, page)
 	}
 	// Relative links resolve against the URL that answered, after redirects.
 	base, err := url.Parse(page)

@@ -4,11 +4,11 @@
 // preference order; the downloader walks the chain, de-duplicates with Seen, and stops
 // at the first valid PDF.
 //
-// Every request goes through the openalex.Doer with op policy.Resolve, so host
-// politeness and retries are handled underneath. A resolver returns (nil, nil) when it
-// has nothing to say about a work (no DOI, unknown DOI, no open copy); it returns an
-// error wrapping *StatusError for any other non-2xx answer, so the caller can see a
-// 429 and defer.
+// Every request goes through a fetch.Doer with op policy.Resolve, so host politeness
+// and retries are handled underneath. A resolver returns (nil, nil) when it has nothing
+// to say about a work (no DOI, unknown DOI, no open copy); it returns an error wrapping
+// a *fetch.Error (fetch.NewStatusError) for any other non-2xx answer, so the caller can
+// see a 429 and defer.
 package resolve
 
 import (
@@ -19,14 +19,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/openalex"
 )
-
-// Doer is the request interface shared with discovery.
-type Doer = openalex.Doer
-
-// StatusError is the error (wrapped) for an unexpected HTTP status.
-type StatusError = openalex.StatusError
 
 // Kind hints at what a candidate URL serves. It is a hint only: the downloader sniffs
 // the bytes.
@@ -100,7 +95,7 @@ type Options struct {
 	OpenAlexContentBase   string // openalex_content's root (DefaultOpenAlexContentBase when empty)
 	OpenAlexAPIKey        string // openalex_content sends it as api_key; required by it
 	UserAgent             string
-	Doer                  Doer
+	Doer                  fetch.Doer
 	Logger                *slog.Logger
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
 )
@@ -55,10 +56,10 @@ func (s *server) requests() []*http.Request {
 	return append([]*http.Request(nil), s.reqs...)
 }
 
-// doer adapts the server's client to Doer and records the operation of each call.
-func (s *server) doer() Doer {
-	cd := openalex.ClientDoer{Client: s.srv.Client()}
-	return openalex.DoerFunc(func(ctx context.Context, op policy.OperationType, u string, hdr http.Header) (*http.Response, error) {
+// doer adapts the server's client to fetch.Doer and records the operation of each call.
+func (s *server) doer() fetch.Doer {
+	cd := fetch.ClientDoer{Client: s.srv.Client()}
+	return fetch.DoerFunc(func(ctx context.Context, op policy.OperationType, u string, hdr http.Header) (*http.Response, error) {
 		s.mu.Lock()
 		s.ops = append(s.ops, op)
 		s.mu.Unlock()
@@ -113,7 +114,7 @@ func TestNamesNewChain(t *testing.T) {
 	if !reflect.DeepEqual(Names(), want) {
 		t.Fatalf("Names() = %v", Names())
 	}
-	o := Options{Doer: openalex.ClientDoer{}}
+	o := Options{Doer: fetch.ClientDoer{}}
 	chain, err := Chain(nil, o)
 	if err != nil || len(chain) != len(want) {
 		t.Fatalf("default chain: %v, %v", chain, err)
@@ -259,19 +260,19 @@ func TestAPIErrors(t *testing.T) {
 		check  func(t *testing.T, err error)
 	}{
 		{"rate limited", 429, map[string]string{"Retry-After": "120"}, `{"message":"Too Many Requests"}`, func(t *testing.T, err error) {
-			var se *StatusError
+			var se *fetch.Error
 			if !errors.As(err, &se) || se.Status != 429 || se.RetryAfter != "120" {
 				t.Fatalf("err = %v", err)
 			}
 		}},
 		{"unprocessable", 422, nil, `{"error":true,"message":"Please specify your email"}`, func(t *testing.T, err error) {
-			var se *StatusError
+			var se *fetch.Error
 			if !errors.As(err, &se) || se.Status != 422 {
 				t.Fatalf("err = %v", err)
 			}
 		}},
 		{"server error", 500, nil, `oops`, func(t *testing.T, err error) {
-			var se *StatusError
+			var se *fetch.Error
 			if !errors.As(err, &se) || se.Status != 500 {
 				t.Fatalf("err = %v", err)
 			}
@@ -287,7 +288,7 @@ func TestAPIErrors(t *testing.T) {
 			}
 		}},
 		{"too large", 200, nil, `{"x":"` + strings.Repeat("a", MaxAPIResponseBytes) + `"}`, func(t *testing.T, err error) {
-			if !errors.Is(err, openalex.ErrBodyTooLarge) {
+			if !errors.Is(err, fetch.ErrBodyTooLarge) {
 				t.Fatalf("err = %v", err)
 			}
 		}},
@@ -320,7 +321,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestTransportErrorIsRedacted(t *testing.T) {
-	o := Options{Mailto: "me@example.org", UnpaywallBase: "http://127.0.0.1:1", Doer: openalex.ClientDoer{}}
+	o := Options{Mailto: "me@example.org", UnpaywallBase: "http://127.0.0.1:1", Doer: fetch.ClientDoer{}}
 	_, err := newResolver(t, "unpaywall", o).Resolve(context.Background(), peerj)
 	if err == nil || strings.Contains(err.Error(), "me@example.org") || !strings.Contains(err.Error(), "email=REDACTED") {
 		t.Fatalf("err = %v", err)
@@ -596,7 +597,7 @@ func TestLandingPage(t *testing.T) {
 	// Errors surface only when no page gave a candidate.
 	w2 := &openalex.Work{ID: "W2", Locations: []openalex.Location{{LandingPageURL: u("/limited")}, {LandingPageURL: u("/fulltext")}}}
 	got, err = r.Resolve(context.Background(), w2)
-	var se *StatusError
+	var se *fetch.Error
 	if got != nil || !errors.As(err, &se) || se.Status != 429 || !strings.Contains(err.Error(), "landing_page") {
 		t.Fatalf("all failed: %v, %v", got, err)
 	}

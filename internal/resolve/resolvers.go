@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
 	"github.com/docstokg/contentdl/internal/redact"
@@ -24,13 +25,13 @@ const MaxAPIResponseBytes = 8 << 20
 // httpBase holds what the resolvers that make requests share.
 type httpBase struct {
 	ua   string
-	doer Doer
+	doer fetch.Doer
 	log  *slog.Logger
 }
 
 // getJSON GETs u (op Resolve) and decodes a 2xx JSON answer into v. found is false,
 // with a nil error, for 404 and 410. Other non-2xx answers give an error wrapping
-// *StatusError; errors never contain unredacted URLs.
+// *fetch.Error; errors never contain unredacted URLs.
 func (h *httpBase) getJSON(ctx context.Context, u string, hdr http.Header, v any) (found bool, err error) {
 	if hdr == nil {
 		hdr = http.Header{}
@@ -41,14 +42,14 @@ func (h *httpBase) getJSON(ctx context.Context, u string, hdr http.Header, v any
 	if err != nil {
 		return false, redact.Error(err) // the Doer's error names the request and its URL
 	}
-	defer openalex.CloseBody(resp)
+	defer fetch.CloseBody(resp)
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		return false, nil
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return false, openalex.NewStatusError(resp, u)
+		return false, fetch.NewStatusError(resp, u)
 	}
-	if err := openalex.DecodeJSON(resp.Body, MaxAPIResponseBytes, v); err != nil {
+	if err := fetch.DecodeJSON(resp.Body, MaxAPIResponseBytes, v); err != nil {
 		return false, fmt.Errorf("decode %s: %w", redact.Redact(u), err)
 	}
 	return true, nil
