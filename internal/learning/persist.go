@@ -39,21 +39,6 @@ const maxFileSize = 64 << 20
 // lockTimeout bounds the wait for another process's lock.
 const lockTimeout = 10 * time.Second
 
-// DefaultPath is $XDG_STATE_HOME/contentdl/provider-learning.json when XDG_STATE_HOME
-// is an absolute path, else $HOME/.local/state/contentdl/provider-learning.json.
-func DefaultPath(getenv func(string) string) (string, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	if x := getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "contentdl", "provider-learning.json"), nil
-	}
-	if h := getenv("HOME"); h != "" {
-		return filepath.Join(h, ".local", "state", "contentdl", "provider-learning.json"), nil
-	}
-	return "", errors.New("provider learning: cannot find a state directory: neither XDG_STATE_HOME nor HOME is set")
-}
-
 // newFile returns an empty learning file.
 func newFile() *File {
 	return &File{SchemaVersion: SchemaVersion, Providers: map[string]ProviderBehavior{}}

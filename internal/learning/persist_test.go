@@ -16,26 +16,6 @@ import (
 	"github.com/docstokg/contentdl/internal/clock"
 )
 
-func TestDefaultPath(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	for _, tc := range []struct {
-		env  map[string]string
-		want string
-	}{
-		{map[string]string{"XDG_STATE_HOME": "/x/state", "HOME": "/home/u"}, "/x/state/contentdl/provider-learning.json"},
-		{map[string]string{"HOME": "/home/u"}, "/home/u/.local/state/contentdl/provider-learning.json"},
-		{map[string]string{"XDG_STATE_HOME": "relative", "HOME": "/home/u"}, "/home/u/.local/state/contentdl/provider-learning.json"},
-	} {
-		got, err := DefaultPath(env(tc.env))
-		if err != nil || got != tc.want {
-			t.Errorf("DefaultPath(%v) = %q, %v; want %q", tc.env, got, err, tc.want)
-		}
-	}
-	if _, err := DefaultPath(env(nil)); err == nil {
-		t.Error("DefaultPath with neither XDG_STATE_HOME nor HOME: want an error")
-	}
-}
-
 func TestLoadMissingFileIsEmpty(t *testing.T) {
 	f, err := Load(filepath.Join(t.TempDir(), "none.json"))
 	if err != nil || f.SchemaVersion != SchemaVersion || f.Providers == nil || len(f.Providers) != 0 {

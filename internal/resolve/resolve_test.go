@@ -17,6 +17,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 )
 
 func fixture(t *testing.T, name string) []byte {
@@ -110,10 +111,17 @@ var peerj = &openalex.Work{ID: "W2741809807", DOI: "10.7717/peerj.4375", PMCID: 
 
 func TestNamesNewChain(t *testing.T) {
 	want := []string{"openalex", "unpaywall", "crossref", "arxiv", "europe_pmc", "semantic_scholar", "landing_page"}
-	if !reflect.DeepEqual(Names(), want) {
-		t.Fatalf("Names() = %v", Names())
+	if !reflect.DeepEqual(providers.DefaultOrder(), want) {
+		t.Fatalf("providers.DefaultOrder() = %v", providers.DefaultOrder())
 	}
 	o := Options{Doer: openalex.ClientDoer{}}
+	// Every resolver of the providers table can be built, and names itself as listed.
+	for _, name := range providers.ResolverNames() {
+		r, err := New(name, Options{Doer: o.Doer, OpenAlexAPIKey: "k"})
+		if err != nil || r.Name() != name {
+			t.Errorf("New(%s) = %v, %v; every name in providers.Resolvers must build", name, r, err)
+		}
+	}
 	chain, err := Chain(nil, o)
 	if err != nil || len(chain) != len(want) {
 		t.Fatalf("default chain: %v, %v", chain, err)
