@@ -57,8 +57,10 @@ type Tracker struct {
 	asideSeq int        // guarded by saveMu: tells apart aside names made within one second
 }
 
-// NewTracker returns an empty tracker. cfg should be valid (internal/config validates it); clk
-// nil means the wall clock and log nil discards.
+// NewTracker returns an empty tracker. cfg should be valid (internal/config validates
+// it). clk tells the time of every observation and save, and paces the wait for another
+// process's lock on the learning file (fileperm.LockWait); nil means the wall clock.
+// log nil discards.
 func NewTracker(cfg Config, clk clock.Clock, log *slog.Logger) *Tracker {
 	if clk == nil {
 		clk = clock.Real{}
