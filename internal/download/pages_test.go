@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/docstokg/contentdl/internal/fileperm"
 	"github.com/docstokg/contentdl/internal/manifest"
 	"github.com/docstokg/contentdl/internal/providers"
 )
@@ -239,7 +240,7 @@ func TestOldHTMLIsRecheckedOnResume(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(out, rel), page, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, err := manifest.OpenWriter(filepath.Join(out, "manifest.jsonl"))
+	w, err := manifest.OpenWriter(filepath.Join(out, "manifest.jsonl"), fileperm.Shared)
 	if err != nil {
 		t.Fatal(err)
 	}
