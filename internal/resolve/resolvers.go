@@ -239,6 +239,12 @@ func hasPDFPath(raw string) bool {
 	return err == nil && strings.HasSuffix(strings.ToLower(u.Path), ".pdf")
 }
 
+// unpaywallHost is the public Unpaywall API's host: a link to it needs our e-mail.
+var unpaywallHost = func() string {
+	u, _ := url.Parse(providers.UnpaywallBase)
+	return u.Hostname()
+}()
+
 // arxiv builds the export.arxiv.org PDF URL from the work's arXiv id.
 type arxiv struct{ base string }
 
@@ -384,7 +390,7 @@ func (s *semanticScholar) addNamed(c *collector, u string) {
 		return
 	}
 	switch host := strings.ToLower(pu.Hostname()); {
-	case host == "doi.org" || host == "dx.doi.org" || host == "api.unpaywall.org" || strings.Contains(u, "<"):
+	case host == "doi.org" || host == "dx.doi.org" || host == unpaywallHost || strings.Contains(u, "<"):
 		return // the DOI itself (a landing page) or an API that needs our e-mail
 	}
 	c.add(u, KindUnknown)
