@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"os"
 
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/config"
@@ -18,7 +20,10 @@ func openFleet(ctx context.Context, cfg *config.Config, clk clock.Clock, log *sl
 	if cfg.Fleet.RedisURL == "" {
 		return nil, nil
 	}
-	fl, err := fleet.Open(ctx, fleet.Options{URL: cfg.Fleet.RedisURL, Name: cfg.Fleet.Name, Clock: clk, Logger: log})
+	hn, _ := os.Hostname()
+	member := fmt.Sprintf("%s:%d:%04x", hn, os.Getpid(), rand.Uint32()&0xffff)
+	fl, err := fleet.Open(ctx, fleet.Options{URL: cfg.Fleet.RedisURL, Name: cfg.Fleet.Name, Member: member,
+		Clock: clk, Logger: log})
 	if err != nil {
 		var ce *fleet.ConfigError
 		if errors.As(err, &ce) {

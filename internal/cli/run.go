@@ -263,7 +263,7 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	}
 	var fleetOpt fetch.Fleet
 	if fl != nil {
-		defer fl.Close()
+		defer func() { _ = fl.Close() }()
 		fleetOpt = fl
 		if metrics != nil {
 			metrics.Fleet = fl.Stats

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/spf13/viper"
 )
 
@@ -78,7 +79,7 @@ func TestPrecedence(t *testing.T) {
 			set:      layer{"resolvers:\n  order: [crossref, arxiv]\n", "unpaywall, landing_page", "--resolvers=openalex,europe_pmc"},
 			flagName: "resolvers",
 			get:      func(c *Config) any { return c.Resolvers.Order },
-			def:      KnownResolvers(), byFile: []string{"crossref", "arxiv"},
+			def:      providers.DefaultOrder(), byFile: []string{"crossref", "arxiv"},
 			byEnv: []string{"unpaywall", "landing_page"}, byFlags: []string{"openalex", "europe_pmc"},
 		},
 		{

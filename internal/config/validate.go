@@ -12,6 +12,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/shard"
 )
 
@@ -180,8 +181,8 @@ func (c *Config) validateResolvers(k *checker) {
 	}
 	seen := map[string]bool{}
 	for _, r := range c.Resolvers.Order {
-		if !slices.Contains(KnownResolvers(), r) && !slices.Contains(OptionalResolvers(), r) {
-			k.fail(key, key, r, "unknown resolver (known: "+strings.Join(append(KnownResolvers(), OptionalResolvers()...), ", ")+")")
+		if !slices.Contains(providers.ResolverNames(), r) {
+			k.fail(key, key, r, "unknown resolver (known: "+strings.Join(providers.ResolverNames(), ", ")+")")
 		} else if seen[r] {
 			k.fail(key, key, r, "resolver listed twice")
 		}

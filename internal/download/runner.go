@@ -19,6 +19,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/fetch"
+	"github.com/docstokg/contentdl/internal/fileperm"
 	"github.com/docstokg/contentdl/internal/manifest"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
@@ -155,7 +156,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 			return sum, err
 		}
 	}
-	if r.man, err = manifest.OpenWriter(manPath); err != nil {
+	if r.man, err = manifest.OpenWriter(manPath, fileperm.Shared); err != nil {
 		return sum, err
 	}
 

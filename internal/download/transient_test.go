@@ -12,6 +12,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/manifest"
 	"github.com/docstokg/contentdl/internal/openalex"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
 
@@ -66,7 +67,7 @@ func TestStatusTransienceFollowsThePolicy(t *testing.T) {
 			r, fc := newTestRunner(t, site, out, resolverFunc{name: "none", fn: func(context.Context, *openalex.Work) ([]resolve.Candidate, error) {
 				return nil, nil
 			}})
-			rs, err := resolve.Chain([]string{resolve.NameUnpaywall}, resolve.Options{Doer: fc, UnpaywallBase: site.srv.URL, Mailto: "me@example.org"})
+			rs, err := resolve.Chain([]string{providers.Unpaywall}, resolve.Options{Doer: fc, UnpaywallBase: site.srv.URL, Mailto: "me@example.org"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +82,7 @@ func TestStatusTransienceFollowsThePolicy(t *testing.T) {
 			}
 			var attempt *manifest.Record
 			for _, rec := range readRecords(t, out) {
-				if rec.RecordType == manifest.TypeAttempt && rec.Resolver == resolve.NameUnpaywall {
+				if rec.RecordType == manifest.TypeAttempt && rec.Resolver == providers.Unpaywall {
 					attempt = &rec
 				}
 			}

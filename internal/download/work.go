@@ -10,6 +10,7 @@ import (
 	"github.com/docstokg/contentdl/internal/manifest"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/redact"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
@@ -225,7 +226,7 @@ func (r *Runner) readLandingPages(w *openalex.Work) bool {
 		return false
 	}
 	for _, rs := range r.d.Resolvers {
-		if rs.Name() == resolve.NameLandingPage {
+		if rs.Name() == providers.LandingPage {
 			for _, loc := range w.AllLocations() {
 				if loc.LandingPageURL != "" {
 					return true

@@ -18,7 +18,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +33,7 @@ import (
 type Options struct {
 	URL    string // redis://[user:password@]host:port/db, rediss:// or unix://
 	Name   string // the fleet's name, the key prefix: processes of one fleet share it; default "default"
-	Member string // this process's id; default host:pid:random
+	Member string // this process's id (cli gives host:pid:random); default member-<random>
 
 	Timeout   time.Duration // every call's limit; default 100ms
 	Failures  int           // failures in a row before falling back; default 3
@@ -79,8 +78,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	held    map[string]map[string]struct{} // host → lease ids this member holds
-	watch   []Watcher
-	started bool
+	watch []Watcher
 }
 
 // Watcher is told when the client falls back and when it is back. Back runs before
@@ -130,8 +128,7 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 		o.Rand = rand.Float64
 	}
 	if o.Member == "" {
-		hn, _ := os.Hostname()
-		o.Member = fmt.Sprintf("%s:%d:%04x", hn, os.Getpid(), rand.Uint32()&0xffff)
+		o.Member = fmt.Sprintf("member-%08x", rand.Uint32())
 	}
 	ro, err := redis.ParseURL(o.URL)
 	if err != nil {

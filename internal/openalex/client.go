@@ -16,12 +16,12 @@ import (
 
 	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/redact"
 )
 
 // Defaults and limits of the client.
 const (
-	DefaultBaseURL = "https://api.openalex.org"
 	DefaultPerPage = 100
 	// MaxPerPage is the largest page size OpenAlex has ever accepted; larger values
 	// are clamped to it.
@@ -48,7 +48,7 @@ type Query struct {
 }
 
 // Client talks to the OpenAlex API. The zero value of every field except Doer is
-// usable: BaseURL defaults to DefaultBaseURL, PerPage to DefaultPerPage, UserAgent to
+// usable: BaseURL defaults to providers.OpenAlexBase, PerPage to DefaultPerPage, UserAgent to
 // "contentdl", and a nil Logger discards.
 type Client struct {
 	BaseURL   string
@@ -77,7 +77,7 @@ type pageJSON struct {
 func (c *Client) baseURL() string {
 	b := strings.TrimRight(strings.TrimSpace(c.BaseURL), "/")
 	if b == "" {
-		return DefaultBaseURL
+		return providers.OpenAlexBase
 	}
 	return b
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/redact"
 )
 
@@ -161,7 +162,7 @@ type landingPage struct {
 	*httpBase
 }
 
-func (*landingPage) Name() string { return NameLandingPage }
+func (*landingPage) Name() string { return providers.LandingPage }
 
 // Resolve fetches the distinct landing_page_url of the best, primary and other
 // locations (at most MaxLandingPages), and yields the PDF link found on each. A landing
@@ -182,7 +183,7 @@ func (l *landingPage) Resolve(ctx context.Context, w *openalex.Work) ([]Candidat
 		l.log.Debug("landing_page: too many landing pages, fetching the first ones", "work", w.ID, "pages", len(pages), "max", MaxLandingPages)
 		pages = pages[:MaxLandingPages]
 	}
-	c := collector{name: NameLandingPage}
+	c := collector{name: providers.LandingPage}
 	var errs []error
 	for _, p := range pages {
 		if err := ctx.Err(); err != nil {

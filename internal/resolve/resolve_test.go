@@ -18,6 +18,7 @@ import (
 	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 )
 
 func fixture(t *testing.T, name string) []byte {
@@ -111,10 +112,17 @@ var peerj = &openalex.Work{ID: "W2741809807", DOI: "10.7717/peerj.4375", PMCID: 
 
 func TestNamesNewChain(t *testing.T) {
 	want := []string{"openalex", "unpaywall", "crossref", "arxiv", "europe_pmc", "semantic_scholar", "landing_page"}
-	if !reflect.DeepEqual(Names(), want) {
-		t.Fatalf("Names() = %v", Names())
+	if !reflect.DeepEqual(providers.DefaultOrder(), want) {
+		t.Fatalf("providers.DefaultOrder() = %v", providers.DefaultOrder())
 	}
 	o := Options{Doer: fetch.ClientDoer{}}
+	// Every resolver of the providers table can be built, and names itself as listed.
+	for _, name := range providers.ResolverNames() {
+		r, err := New(name, Options{Doer: o.Doer, OpenAlexAPIKey: "k"})
+		if err != nil || r.Name() != name {
+			t.Errorf("New(%s) = %v, %v; every name in providers.Resolvers must build", name, r, err)
+		}
+	}
 	chain, err := Chain(nil, o)
 	if err != nil || len(chain) != len(want) {
 		t.Fatalf("default chain: %v, %v", chain, err)
@@ -420,6 +428,9 @@ func TestSemanticScholar(t *testing.T) {
 			_, _ = w.Write(fixture(t, "semantic_scholar_disclaimer_pmc.json"))
 		case "/graph/v1/paper/DOI:10.1/null-pdf":
 			_, _ = io.WriteString(w, `{"paperId":"x","externalIds":{},"openAccessPdf":null}`)
+		case "/graph/v1/paper/DOI:10.1/disclaimer-api":
+			_, _ = io.WriteString(w, `{"paperId":"x","externalIds":{},"openAccessPdf":{"url":"","disclaimer":`+
+				`"Notice: see https://api.unpaywall.org/v2/10.1/disclaimer-api?email=x@example.org and https://doi.org/10.1/disclaimer-api, also at https://repo.example/p.pdf."}}`)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = io.WriteString(w, `{"error":"Paper with id DOI:10.1/nope not found"}`)
@@ -456,6 +467,13 @@ func TestSemanticScholar(t *testing.T) {
 	checkCandidates(t, got, "semantic_scholar", []string{
 		s.srv.URL + "/backend/ptpmcrender.fcgi?accid=PMC1762313&blobtype=pdf", s.srv.URL + "/rest/PMC1762313/fullTextXML",
 		"https://repository.example.edu/bitstream/1234/paper.pdf"}, []Kind{KindPDF, KindXML, KindUnknown})
+	// A disclaimer naming the Unpaywall API (it needs our e-mail) and the DOI (the
+	// landing page itself): only the repository.
+	got, err = r.Resolve(context.Background(), &openalex.Work{ID: "W4", DOI: "10.1/disclaimer-api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCandidates(t, got, "semantic_scholar", []string{"https://repo.example/p.pdf"}, []Kind{KindUnknown})
 	for _, doi := range []string{"10.1016/j.closed.2020.01.001", "10.1/null-pdf", "10.1/nope"} {
 		if got, err := r.Resolve(context.Background(), &openalex.Work{ID: "W", DOI: doi}); got != nil || err != nil {
 			t.Errorf("%s: %v, %v", doi, got, err)
