@@ -3,8 +3,11 @@ GO        ?= go
 BIN       := bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/docstokg/contentdl/internal/cli.version=$(VERSION)
-GOLANGCI  ?= $(shell command -v golangci-lint 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/golangci-lint)
+# The pinned golangci-lint, where `go install` puts it (GOBIN, else the first GOPATH's
+# bin): another version on PATH is not used, so every machine lints with the same rules.
 GOLANGCI_VERSION := v2.15.0
+GOBIN_DIR := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
+GOLANGCI  ?= $(GOBIN_DIR)/golangci-lint
 
 .PHONY: all build test race lint lint-install check fuzz bench bench-manyhosts demo man clean
 
@@ -19,9 +22,13 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
+# Installs the pinned version from the Go module proxy when it is missing or another
+# version is in its place (a fresh machine needs nothing but Go).
 lint-install:
-	@test -x "$(GOLANGCI)" || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+	@test "$$("$(GOLANGCI)" version --short 2>/dev/null)" = "$(GOLANGCI_VERSION:v%=%)" || \
+		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 
+# depguard and forbidigo enforce the layering (.golangci.yml, CONTRIBUTING.md).
 lint: lint-install
 	$(GOLANGCI) run ./...
 

@@ -6,7 +6,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/docstokg/contentdl/internal/config"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/sim"
 )
 
@@ -46,7 +46,7 @@ func newClientConfig(s *sim.Sim) clientConfig {
 	var c clientConfig
 	c.OpenAlex.BaseURL = info.OpenAlexURL
 	c.Unpaywall.BaseURL = info.UnpaywallURL
-	c.Resolvers.Order = []string{config.ResolverOpenAlex, config.ResolverUnpaywall, config.ResolverLandingPage}
+	c.Resolvers.Order = []string{providers.OpenAlex, providers.Unpaywall, providers.LandingPage}
 	for _, h := range info.Config.RateLimits.Hosts {
 		c.RateLimits.Hosts = append(c.RateLimits.Hosts, hostLimit{Host: h.Host, RPS: h.RPS, Burst: h.Burst})
 	}

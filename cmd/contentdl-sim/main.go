@@ -18,13 +18,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/docstokg/contentdl/internal/fileperm"
 	"github.com/docstokg/contentdl/internal/sim"
 )
 
@@ -151,26 +151,14 @@ func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
 	return o, exitOK, true
 }
 
-// writeAtomic writes v as JSON to path through a temporary file and a rename, so
-// a script polling for the file never reads half of it.
+// writeAtomic writes v as JSON to path with fileperm.WriteFile (temp file, fsync,
+// rename), so a script polling for the file never reads half of it.
 func writeAtomic(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".contentdl-sim-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return fileperm.WriteFile(path, append(data, '\n'), fileperm.Shared)
 }
 
 // statusSummary renders {"200": 5, "429": 1} as "200:5 429:1".

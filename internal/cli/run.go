@@ -106,6 +106,10 @@ A second run resumes: saved works are skipped, deferred and missed works are ret
 	f.String("provider-learning-path", "", "learning state file (default $XDG_STATE_HOME/contentdl/provider-learning.json)")
 	f.String("shard", "", "only the works of shard I of N, e.g. 1/3, by a stable hash of the W-id; files get .shard-I-of-N (config: fleet.shard; docs/fleet.md)")
 	_ = f.SetAnnotation("shard", config.FlagAnnotation, []string{"fleet.shard"})
+	f.String("redis", "", "share each host's budget, windows, concurrency and learned rate with the other processes of the fleet through this Redis, e.g. redis://127.0.0.1:6379/0 (config: fleet.redis_url; docs/fleet.md)")
+	_ = f.SetAnnotation("redis", config.FlagAnnotation, []string{"fleet.redis_url"})
+	f.String("fleet-name", "default", "the fleet's name, the prefix of its Redis keys: processes that share budgets use the same name (config: fleet.name)")
+	_ = f.SetAnnotation("fleet-name", config.FlagAnnotation, []string{"fleet.name"})
 	return cmd
 }
 
@@ -215,7 +219,7 @@ func learningConfig(cfg *config.Config) learning.Config {
 // (wiring.go); here they are started, run, saved and reported in order.
 func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	cfg := o.Config
-	w, err := newRunWiring(st, o)
+	w, err := newRunWiring(ctx, st, o)
 	if err != nil {
 		return err
 	}
@@ -224,6 +228,9 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	pol := w.Policy()
 	log.Info("retry policy: "+pol.Name(), "retry_policy", pol.Name(), "provider_learning", cfg.EnableProviderLearning)
 	warnAtStart(log, cfg)
+	if _, err := w.Fleet(); err != nil {
+		return err
+	}
 	tracker := w.Tracker()
 	runner, err := w.Runner()
 	if err != nil {

@@ -115,7 +115,7 @@ func statusReset(st *State, o *StatusOptions) error {
 			}
 		}
 	}
-	n, err := learning.Reset(o.Path, key)
+	n, err := learning.Reset(o.Path, key, st.Clock)
 	if err != nil {
 		return fmt.Errorf("reset %s: %w", o.Path, err)
 	}

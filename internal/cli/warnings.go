@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/docstokg/contentdl/internal/config"
+	"github.com/docstokg/contentdl/internal/providers"
 )
 
 // warnAtStart logs, once per run and before any request, the settings that make a
@@ -12,7 +13,7 @@ import (
 // such requests, so it would be skipped for every work) and no OpenAlex API key
 // (required since 2026-02-13). Each line says how to fix it.
 func warnAtStart(log *slog.Logger, cfg *config.Config) {
-	if cfg.Mailto == "" && slices.Contains(cfg.Resolvers.Order, config.ResolverUnpaywall) {
+	if cfg.Mailto == "" && slices.Contains(cfg.Resolvers.Order, providers.Unpaywall) {
 		log.Warn("UNPAYWALL IS SKIPPED FOR EVERY WORK: it needs a contact e-mail. " +
 			"Enable it with --mailto you@example.org (or DOCSTOKG_MAILTO, or mailto: in the config file), " +
 			"or remove unpaywall from resolvers.order to silence this")

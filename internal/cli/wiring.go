@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/docstokg/contentdl/internal/config"
 	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/fetch"
+	"github.com/docstokg/contentdl/internal/fleet"
 	"github.com/docstokg/contentdl/internal/learning"
 	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/openalex"
@@ -26,6 +28,7 @@ import (
 // order runRun asks for it, and a test can replace any constructor before the first
 // call to swap one part.
 type runWiring struct {
+	ctx context.Context // the run's, for connecting to the fleet
 	st  *State
 	o   *RunOptions
 	cfg *config.Config
@@ -37,7 +40,8 @@ type runWiring struct {
 	MetricsFile string
 
 	Policy    func() policy.Policy
-	Tracker   func() *learning.Tracker // nil when provider learning is off
+	Fleet     func() (*fleet.Client, error) // nil when fleet.redis_url is not set
+	Tracker   func() *learning.Tracker      // nil when provider learning is off
 	Fetch     func() *fetch.Client
 	OpenAlex  func() *openalex.Client
 	Resolvers func() ([]resolve.Resolver, error)
@@ -51,9 +55,9 @@ type runWiring struct {
 }
 
 // newRunWiring makes the displays and sets up the constructors.
-func newRunWiring(st *State, o *RunOptions) (*runWiring, error) {
+func newRunWiring(ctx context.Context, st *State, o *RunOptions) (*runWiring, error) {
 	cfg := o.Config
-	w := &runWiring{st: st, o: o, cfg: cfg, Clock: st.Clock, ledger: openalex.NewLedger(cfg.OpenAlex.MaxCostUSD)}
+	w := &runWiring{ctx: ctx, st: st, o: o, cfg: cfg, Clock: st.Clock, ledger: openalex.NewLedger(cfg.OpenAlex.MaxCostUSD)}
 	logLevel := cfg.LogLevel
 	if o.Quiet && (logLevel == "info" || logLevel == "debug") {
 		logLevel = "warn"
@@ -77,6 +81,7 @@ func newRunWiring(st *State, o *RunOptions) (*runWiring, error) {
 	}
 
 	w.Policy = once(w.newPolicy)
+	w.Fleet = onceErr(w.newFleet)
 	w.Tracker = once(w.newTracker)
 	w.Fetch = once(w.newFetch)
 	w.OpenAlex = once(w.newOpenAlex)
@@ -102,6 +107,23 @@ func (w *runWiring) newPolicy() policy.Policy {
 	return policy.NewLegacy(policyConfig(w.cfg))
 }
 
+// newFleet connects to the fleet's Redis when fleet.redis_url is set, and shows the
+// fleet in the metrics and the progress line.
+func (w *runWiring) newFleet() (*fleet.Client, error) {
+	fl, err := openFleet(w.ctx, w.cfg, w.Clock, w.Log)
+	if err != nil || fl == nil {
+		return nil, err
+	}
+	w.onClose(func() { _ = fl.Close() })
+	if w.Metrics != nil {
+		w.Metrics.Fleet = fl.Stats
+	}
+	if w.Progress != nil {
+		w.Progress.SetFleet(fleetStatus(fl))
+	}
+	return fl, nil
+}
+
 // newTracker opens the learning file; a file that cannot be read gives the one
 // warning about it, and learning starts empty.
 func (w *runWiring) newTracker() *learning.Tracker {
@@ -109,7 +131,13 @@ func (w *runWiring) newTracker() *learning.Tracker {
 	if !cfg.EnableProviderLearning {
 		return nil
 	}
-	tracker := learning.NewTracker(learningConfig(cfg), w.Clock, w.Log)
+	lc := learningConfig(cfg)
+	if fl, _ := w.Fleet(); fl != nil {
+		// Each process sees about 1/members of a shared host's answers; the rates
+		// learning measures from them are scaled up to the fleet's.
+		lc.Share = func() float64 { return 1 / float64(fl.Members()) }
+	}
+	tracker := learning.NewTracker(lc, w.Clock, w.Log)
 	if w.learningOpenErr = tracker.Open(cfg.ProviderLearningPath); w.learningOpenErr != nil {
 		// The one warning about an unusable learning file: later failed saves of the
 		// same path are logged at debug level only.
@@ -130,6 +158,10 @@ func (w *runWiring) newFetch() *fetch.Client {
 	if w.Metrics != nil {
 		observe = w.Metrics.ObserveRequest
 	}
+	var fleetOpt fetch.Fleet // stays a nil interface without a fleet
+	if fl, _ := w.Fleet(); fl != nil {
+		fleetOpt = fl
+	}
 	fc := fetch.New(fetch.Options{
 		Policy:         w.Policy(),
 		MaxWait:        cfg.Retry.MaxWait,
@@ -143,6 +175,7 @@ func (w *runWiring) newFetch() *fetch.Client {
 		LimitFor:       func(h string) fetch.HostLimit { return toHostLimit(cfg.HostLimitFor(h)) },
 		ProviderOf:     providerMap(cfg),
 		Learner:        learner,
+		Fleet:          fleetOpt,
 		Observe:        observe,
 		Guard:          netguard.New(cfg.Network.DenyPrefixes(), cfg.Network.AllowPrefixes(), w.Log, nil),
 	})

@@ -25,7 +25,7 @@ func wiringFor(t *testing.T, env map[string]string, o *RunOptions) (*runWiring, 
 	st := &State{Stdin: strings.NewReader(""), Stdout: &strings.Builder{}, Stderr: &stderr,
 		Clock: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))}
 	st.fillDefaults()
-	w, err := newRunWiring(st, o)
+	w, err := newRunWiring(t.Context(), st, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,12 @@
-// Package clock abstracts time so that rate limiting, backoff and learning can be
-// tested without sleeping. Production code uses Real; tests use Fake.
+// Package clock abstracts time so that rate limiting, backoff, learning and the fetch
+// path's timers can be tested without sleeping. Production code uses Real; tests use
+// Fake or Manual. Code that takes a Clock (internal/fetch all through) leaves
+// time.Now, time.NewTimer and time.AfterFunc to this package.
 package clock
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -14,8 +17,37 @@ type Clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
+// Timer is a pending call made by AfterFunc.
+type Timer interface {
+	// Stop cancels the call. It reports whether the call was still pending.
+	Stop() bool
+	// Reset makes the call due d from now, pending again even if it had fired or had
+	// been stopped. It reports whether the call was still pending.
+	Reset(d time.Duration) bool
+}
+
+// Timers is a Clock that can also call a function later, on its own time.
+type Timers interface {
+	Clock
+	// AfterFunc calls f in its own goroutine (Real, Fake) or from Advance (Manual)
+	// once d has passed on the clock.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// AfterFunc calls f once d has passed on c, when c has timers (Real, Fake and Manual
+// do), and on the wall clock otherwise.
+func AfterFunc(c Clock, d time.Duration, f func()) Timer {
+	if t, ok := c.(Timers); ok {
+		return t.AfterFunc(d, f)
+	}
+	return time.AfterFunc(d, f)
+}
+
 // Real is the wall clock.
 type Real struct{}
+
+// AfterFunc is time.AfterFunc.
+func (Real) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 
 // Now returns time.Now().
 func (Real) Now() time.Time { return time.Now() }
@@ -83,6 +115,12 @@ func (f *Fake) Sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
+// AfterFunc calls f after d of wall-clock time. Fake time jumps whenever any goroutine
+// sleeps, so a deadline measured on it would fire in the middle of unrelated work (a
+// body read cut off because another request backed off for 30s); the timers that guard
+// I/O therefore keep real time under Fake. Use Manual to step a timer.
+func (f *Fake) AfterFunc(d time.Duration, fn func()) Timer { return time.AfterFunc(d, fn) }
+
 // Slept reports the total time and the number of positive sleeps requested so far.
 func (f *Fake) Slept() (time.Duration, int) {
 	f.mu.Lock()
@@ -97,6 +135,7 @@ type Manual struct {
 	mu      sync.Mutex
 	now     time.Time
 	sleeper map[*manualSleep]struct{}
+	timers  map[*manualTimer]struct{}
 }
 
 type manualSleep struct {
@@ -106,7 +145,7 @@ type manualSleep struct {
 
 // NewManual returns a Manual clock at start.
 func NewManual(start time.Time) *Manual {
-	return &Manual{now: start, sleeper: map[*manualSleep]struct{}{}}
+	return &Manual{now: start, sleeper: map[*manualSleep]struct{}{}, timers: map[*manualTimer]struct{}{}}
 }
 
 // Now returns the manual time.
@@ -139,11 +178,12 @@ func (m *Manual) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Advance moves the clock forward by d and wakes the sleepers that are due.
+// Advance moves the clock forward by d, wakes the sleepers that are due, and then
+// calls the functions of the timers that are due, earliest first, before it returns.
 func (m *Manual) Advance(d time.Duration) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if d <= 0 {
+		m.mu.Unlock()
 		return
 	}
 	m.now = m.now.Add(d)
@@ -153,6 +193,56 @@ func (m *Manual) Advance(d time.Duration) {
 			delete(m.sleeper, s)
 		}
 	}
+	var due []*manualTimer
+	for t := range m.timers {
+		if !t.at.After(m.now) {
+			due = append(due, t)
+			delete(m.timers, t)
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(due, func(a, b *manualTimer) int { return a.at.Compare(b.at) })
+	for _, t := range due {
+		t.f() // outside the lock: f may use the clock
+	}
+}
+
+// AfterFunc calls f from the Advance that moves the clock to now+d or past it. A
+// non-positive d is due at the next Advance.
+func (m *Manual) AfterFunc(d time.Duration, f func()) Timer {
+	t := &manualTimer{m: m, f: f}
+	t.Reset(d)
+	return t
+}
+
+// Timers reports how many AfterFunc calls are pending.
+func (m *Manual) Timers() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.timers)
+}
+
+type manualTimer struct {
+	m  *Manual
+	f  func()
+	at time.Time // guarded by m.mu
+}
+
+func (t *manualTimer) Stop() bool {
+	t.m.mu.Lock()
+	defer t.m.mu.Unlock()
+	_, pending := t.m.timers[t]
+	delete(t.m.timers, t)
+	return pending
+}
+
+func (t *manualTimer) Reset(d time.Duration) bool {
+	t.m.mu.Lock()
+	defer t.m.mu.Unlock()
+	_, pending := t.m.timers[t]
+	t.at = t.m.now.Add(d)
+	t.m.timers[t] = struct{}{}
+	return pending
 }
 
 // Sleepers reports how many Sleep calls are blocked.

@@ -3,6 +3,7 @@ package clock
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -80,4 +81,83 @@ func TestManualSleepWaitsForAdvance(t *testing.T) {
 	if err := <-done; err == nil || m.Sleepers() != 0 {
 		t.Fatalf("cancelled Sleep: err %v, sleepers %d", err, m.Sleepers())
 	}
+}
+
+func TestManualAfterFuncFiresOnAdvanceInOrder(t *testing.T) {
+	m := NewManual(time.Unix(0, 0))
+	var got []string
+	m.AfterFunc(3*time.Second, func() { got = append(got, "3s") })
+	m.AfterFunc(time.Second, func() { got = append(got, "1s") })
+	stopped := m.AfterFunc(2*time.Second, func() { got = append(got, "stopped") })
+	if m.Timers() != 3 {
+		t.Fatalf("Timers() = %d, want 3", m.Timers())
+	}
+	if !stopped.Stop() || stopped.Stop() {
+		t.Error("Stop: want true for a pending timer, then false")
+	}
+	m.Advance(999 * time.Millisecond)
+	if len(got) != 0 {
+		t.Fatalf("fired early: %v", got)
+	}
+	m.Advance(5 * time.Second)
+	if want := []string{"1s", "3s"}; !slices.Equal(got, want) {
+		t.Errorf("fired %v, want %v", got, want)
+	}
+	if m.Timers() != 0 {
+		t.Errorf("%d timers left after firing", m.Timers())
+	}
+}
+
+func TestManualTimerResetPostpones(t *testing.T) {
+	m := NewManual(time.Unix(0, 0))
+	fired := 0
+	tm := m.AfterFunc(2*time.Second, func() { fired++ })
+	m.Advance(time.Second)
+	if !tm.Reset(2 * time.Second) { // now due at 3s
+		t.Error("Reset of a pending timer reported false")
+	}
+	m.Advance(time.Second + time.Second/2)
+	if fired != 0 {
+		t.Fatal("a reset timer fired at its old deadline")
+	}
+	m.Advance(time.Second)
+	if fired != 1 {
+		t.Fatalf("fired %d times, want 1", fired)
+	}
+	if tm.Reset(time.Second) { // fired: no longer pending, but armed again
+		t.Error("Reset of a fired timer reported true")
+	}
+	m.Advance(time.Second)
+	if fired != 2 {
+		t.Errorf("re-armed timer fired %d times in all, want 2", fired)
+	}
+}
+
+// A timer function may use the clock: Advance calls it without holding its lock.
+func TestManualTimerMayUseTheClock(t *testing.T) {
+	m := NewManual(time.Unix(0, 0))
+	var at time.Time
+	var again Timer
+	m.AfterFunc(time.Second, func() {
+		at = m.Now()
+		again = m.AfterFunc(time.Second, func() {})
+	})
+	m.Advance(time.Second)
+	if !at.Equal(time.Unix(1, 0)) || again == nil || m.Timers() != 1 {
+		t.Errorf("timer saw %v, re-armed %v, pending %d", at, again != nil, m.Timers())
+	}
+}
+
+func TestAfterFuncFallsBackToTheWallClock(t *testing.T) {
+	var plain struct{ Clock } // a Clock without timers
+	done := make(chan struct{})
+	AfterFunc(plain, time.Millisecond, func() { close(done) })
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("fallback timer never fired")
+	}
+	var _ Timers = Real{}
+	var _ Timers = (*Fake)(nil)
+	var _ Timers = (*Manual)(nil)
 }

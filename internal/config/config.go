@@ -20,33 +20,14 @@ import (
 	"github.com/docstokg/contentdl/internal/learning"
 	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/shard"
 )
 
-// Resolver names accepted in resolvers.order, in the default order.
-const (
-	ResolverOpenAlex        = "openalex"
-	ResolverUnpaywall       = "unpaywall"
-	ResolverCrossref        = "crossref"
-	ResolverArxiv           = "arxiv"
-	ResolverEuropePMC       = "europe_pmc"
-	ResolverSemanticScholar = "semantic_scholar"
-	ResolverLandingPage     = "landing_page"
-	// ResolverOpenAlexContent is the paid resolver (PDFs from content.openalex.org);
-	// it runs only when listed in resolvers.order.
-	ResolverOpenAlexContent = "openalex_content"
-)
-
-// OptionalResolvers are the resolvers that are known but not in the default order.
-func OptionalResolvers() []string { return []string{ResolverOpenAlexContent} }
-
-// KnownResolvers returns every known resolver name in the default order.
-func KnownResolvers() []string {
-	return []string{
-		ResolverOpenAlex, ResolverUnpaywall, ResolverCrossref, ResolverArxiv,
-		ResolverEuropePMC, ResolverSemanticScholar, ResolverLandingPage,
-	}
-}
+// ResolverOpenAlexContent is providers.OpenAlexContent, the paid resolver. It stays
+// here only for internal/cli/run.go until that file reads providers directly; every
+// other resolver name lives in internal/providers.
+const ResolverOpenAlexContent = providers.OpenAlexContent
 
 // Config is the effective configuration of one invocation. The mapstructure and yaml
 // tags carry the snake_case key names used in the file, in DOCSTOKG_* variables and
@@ -272,6 +253,13 @@ type Fleet struct {
 	// Shard is "I/N": this run does only the works of shard I of N (1-based), chosen
 	// by a stable hash of the OpenAlex W-id (internal/shard); "" does every work.
 	Shard string `mapstructure:"shard" yaml:"shard"`
+	// RedisURL turns on the shared limiter: each host's request budget, windows,
+	// concurrency cap and learned rate are shared through this Redis by every process
+	// with the same Name (redis://[user:password@]host:port/db; "" = off).
+	RedisURL string `mapstructure:"redis_url" yaml:"redis_url"`
+	// Name is the fleet's name, the prefix of its Redis keys: processes that share a
+	// budget use the same name.
+	Name string `mapstructure:"name" yaml:"name"`
 }
 
 // ShardSpec returns Shard parsed. Call it on a validated Config only.
@@ -314,16 +302,16 @@ func Defaults() Config {
 		LogLevel:  "info",
 		LogFormat: "text",
 		OpenAlex: OpenAlex{
-			BaseURL:        "https://api.openalex.org",
+			BaseURL:        providers.OpenAlexBase,
 			PerPage:        100,
-			ContentBaseURL: "https://content.openalex.org",
+			ContentBaseURL: providers.OpenAlexContentBase,
 		},
-		Unpaywall:       Endpoint{BaseURL: "https://api.unpaywall.org"},
-		Crossref:        Endpoint{BaseURL: "https://api.crossref.org"},
-		Arxiv:           Endpoint{BaseURL: "https://export.arxiv.org"},
-		EuropePMC:       Endpoint{BaseURL: "https://europepmc.org"},
-		SemanticScholar: SemanticScholar{BaseURL: "https://api.semanticscholar.org"},
-		Resolvers:       ResolverChain{Order: KnownResolvers()},
+		Unpaywall:       Endpoint{BaseURL: providers.UnpaywallBase},
+		Crossref:        Endpoint{BaseURL: providers.CrossrefBase},
+		Arxiv:           Endpoint{BaseURL: providers.ArxivBase},
+		EuropePMC:       Endpoint{BaseURL: providers.EuropePMCBase},
+		SemanticScholar: SemanticScholar{BaseURL: providers.SemanticScholarBase},
+		Resolvers:       ResolverChain{Order: providers.DefaultOrder()},
 		RateLimits: RateLimits{
 			Default: HostLimit{RPS: 5, Burst: 2, Concurrency: 4, Cooldown: 2 * time.Second},
 			Hosts:   []HostLimit{},
@@ -348,6 +336,7 @@ func Defaults() Config {
 			Allow: []string{},
 		},
 		Learning: defaultLearning(),
+		Fleet:    Fleet{Name: "default"},
 	}
 }
 

@@ -2,21 +2,61 @@ package config
 
 import (
 	"net"
+	"net/url"
 	"strings"
+
+	"github.com/docstokg/contentdl/internal/providers"
 )
 
-// KnownHostLimits returns the built-in limits of the providers' API hosts, taken from
-// their published rate limits (see shared/PROVIDERS.md). A rate_limits.hosts entry for
+// KnownHostLimits returns the built-in limits of the providers' API hosts
+// (providers.APIs, from their published rate limits). A rate_limits.hosts entry for
 // the same host replaces them. Zero fields are filled from rate_limits.default.
 func KnownHostLimits() []HostLimit {
-	return []HostLimit{
-		{Host: "api.openalex.org", RPS: 10},
-		{Host: "api.unpaywall.org", RPS: 10},
-		// Crossref's polite pool: 10 rps for single records, at most 3 concurrent.
-		{Host: "api.crossref.org", RPS: 10, Concurrency: 3},
-		// arXiv: one request every 3 s over a single connection.
-		{Host: "export.arxiv.org", RPS: 1.0 / 3, Burst: 1, Concurrency: 1},
-		{Host: "api.semanticscholar.org", RPS: 1, Burst: 1},
+	var out []HostLimit
+	for _, a := range providers.APIs() {
+		if a.Limit.IsZero() {
+			continue
+		}
+		out = append(out, HostLimit{Host: hostOf(a.BaseURL), RPS: a.Limit.RPS, Burst: a.Limit.Burst, Concurrency: a.Limit.Concurrency})
+	}
+	return out
+}
+
+// hostOf returns the host[:port] of a base URL, or "" when it has none.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// ProviderOf returns the function that labels a host with its provider: the host of a
+// configured API root (openalex.base_url, unpaywall.base_url, … — the keyed rows of
+// providers.APIs, in their order, the first root of a host winning) gets that API's
+// provider, and every other host is providers.Web. The learning tracker keys hosts
+// "provider@host" with it.
+func (c *Config) ProviderOf() func(host string) string {
+	m := map[string]string{}
+	for _, a := range providers.APIs() {
+		if a.Key == "" {
+			continue
+		}
+		raw, ok := c.stringKey(a.Key)
+		if !ok {
+			continue
+		}
+		if h := hostOf(raw); h != "" {
+			if _, dup := m[h]; !dup {
+				m[h] = a.Provider
+			}
+		}
+	}
+	return func(host string) string {
+		if p, ok := m[host]; ok {
+			return p
+		}
+		return providers.Web
 	}
 }
 

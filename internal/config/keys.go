@@ -152,3 +152,13 @@ func sections(ls []leaf) map[string]bool {
 	}
 	return s
 }
+
+// stringKey returns the value of the string key (for example "unpaywall.base_url").
+func (c *Config) stringKey(key string) (string, bool) {
+	for _, l := range leaves() {
+		if l.key == key && l.op == "" && l.typ.Kind() == reflect.String {
+			return reflect.ValueOf(c).Elem().FieldByIndex(l.index).String(), true
+		}
+	}
+	return "", false
+}

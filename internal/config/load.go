@@ -336,6 +336,8 @@ func (c *Config) normalize(getenv func(string) string) {
 		h.Host = strings.ToLower(strings.TrimSpace(h.Host))
 	}
 	c.Fleet.Shard = strings.TrimSpace(c.Fleet.Shard)
+	c.Fleet.RedisURL = strings.TrimSpace(c.Fleet.RedisURL)
+	c.Fleet.Name = strings.TrimSpace(c.Fleet.Name)
 	for _, list := range [][]string{c.Network.Deny, c.Network.Allow} {
 		for i, e := range list {
 			list[i] = strings.TrimSpace(e)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/spf13/viper"
 )
 
@@ -78,7 +79,7 @@ func TestPrecedence(t *testing.T) {
 			set:      layer{"resolvers:\n  order: [crossref, arxiv]\n", "unpaywall, landing_page", "--resolvers=openalex,europe_pmc"},
 			flagName: "resolvers",
 			get:      func(c *Config) any { return c.Resolvers.Order },
-			def:      KnownResolvers(), byFile: []string{"crossref", "arxiv"},
+			def:      providers.DefaultOrder(), byFile: []string{"crossref", "arxiv"},
 			byEnv: []string{"unpaywall", "landing_page"}, byFlags: []string{"openalex", "europe_pmc"},
 		},
 		{
@@ -248,7 +249,8 @@ func TestEveryKeyFromEnv(t *testing.T) {
 		}
 		if s == "" {
 			s = map[string]string{"mailto": "x@example.org", "openalex.api_key": "a", "semantic_scholar.api_key": "b",
-				"provider_learning_path": "/p/l.json", "network.allow": "10.9.0.0/16", "fleet.shard": "2/3"}[l.key]
+				"provider_learning_path": "/p/l.json", "network.allow": "10.9.0.0/16", "fleet.shard": "2/3",
+				"fleet.redis_url": "redis://127.0.0.1:6390/2"}[l.key]
 		}
 		if s == "" {
 			t.Fatalf("no text for %s", l.key)
@@ -272,6 +274,7 @@ func TestEveryKeyFromEnv(t *testing.T) {
 	want.ProviderLearningPath = "/p/l.json"
 	want.Network.Allow = []string{"10.9.0.0/16"}
 	want.Fleet.Shard = "2/3"
+	want.Fleet.RedisURL = "redis://127.0.0.1:6390/2"
 	want.origin = cfg.origin
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", *cfg, want)

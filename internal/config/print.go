@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -13,6 +14,28 @@ import (
 	"github.com/docstokg/contentdl/internal/policy"
 	"go.yaml.in/yaml/v3"
 )
+
+// MaskURL hides the password of a URL (redis://user:secret@host → redis://user:***@host).
+func MaskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if i := strings.Index(raw, "://"); i >= 0 {
+			if at := strings.LastIndexByte(raw[i+3:], '@'); at >= 0 {
+				return raw[:i+3] + maskedSecret + raw[i+3+at:]
+			}
+		}
+		return raw
+	}
+	if u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), maskedSecret)
+	} else {
+		u.User = url.User(maskedSecret) // redis://secret@host: the "user" is the password
+	}
+	return strings.Replace(u.String(), url.QueryEscape(maskedSecret), maskedSecret, 1)
+}
 
 // maskedSecret replaces a set secret in printed configuration and error messages.
 const maskedSecret = "***"
@@ -69,6 +92,8 @@ func toNode(v reflect.Value, key string) *yaml.Node {
 			s = maskedSecret
 		case key == "mailto":
 			s = MaskEmail(s)
+		case key == "fleet.redis_url":
+			s = MaskURL(s)
 		}
 		return scalar("!!str", s)
 	case reflect.Bool:

@@ -2,6 +2,8 @@ package config
 
 import (
 	"testing"
+
+	"github.com/docstokg/contentdl/internal/providers"
 )
 
 // no_upgrade, openalex.max_cost_usd and the optional openalex_content resolver come
@@ -12,7 +14,7 @@ func TestNoUpgradeBudgetAndOptionalResolver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.NoUpgrade || cfg.OpenAlex.MaxCostUSD != 2.5 || len(cfg.Resolvers.Order) != 2 || cfg.Resolvers.Order[1] != ResolverOpenAlexContent {
+	if !cfg.NoUpgrade || cfg.OpenAlex.MaxCostUSD != 2.5 || len(cfg.Resolvers.Order) != 2 || cfg.Resolvers.Order[1] != providers.OpenAlexContent {
 		t.Fatalf("from file: %+v %+v %v", cfg.NoUpgrade, cfg.OpenAlex, cfg.Resolvers.Order)
 	}
 	cfg, err = Load(LoadOptions{File: file, Getenv: envMap(map[string]string{"DOCSTOKG_NO_UPGRADE": "false", "DOCSTOKG_OPENALEX_MAX_COST_USD": "0.75"})})
@@ -27,7 +29,7 @@ func TestNoUpgradeBudgetAndOptionalResolver(t *testing.T) {
 		t.Fatalf("defaults %+v", d.OpenAlex)
 	}
 	for _, r := range d.Resolvers.Order {
-		if r == ResolverOpenAlexContent {
+		if r == providers.OpenAlexContent {
 			t.Fatal("the paid resolver is in the default order")
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/shard"
 )
 
@@ -164,6 +165,7 @@ func (c *Config) Validate() error {
 	if _, err := shard.Parse(c.Fleet.Shard); err != nil {
 		k.fail("fleet.shard", "fleet.shard", c.Fleet.Shard, err.Error())
 	}
+	c.validateFleet(k)
 
 	if k.err != nil {
 		return k.err
@@ -179,8 +181,8 @@ func (c *Config) validateResolvers(k *checker) {
 	}
 	seen := map[string]bool{}
 	for _, r := range c.Resolvers.Order {
-		if !slices.Contains(KnownResolvers(), r) && !slices.Contains(OptionalResolvers(), r) {
-			k.fail(key, key, r, "unknown resolver (known: "+strings.Join(append(KnownResolvers(), OptionalResolvers()...), ", ")+")")
+		if !slices.Contains(providers.ResolverNames(), r) {
+			k.fail(key, key, r, "unknown resolver (known: "+strings.Join(providers.ResolverNames(), ", ")+")")
 		} else if seen[r] {
 			k.fail(key, key, r, "resolver listed twice")
 		}
@@ -322,4 +324,24 @@ func validHost(h string) bool {
 	}
 	u, err := url.Parse("//" + h)
 	return err == nil && u.Host == h && u.Hostname() != ""
+}
+
+// validateFleet checks the shared limiter's address and name. Whether the server
+// answers and takes the credentials is checked when the run connects.
+func (c *Config) validateFleet(k *checker) {
+	if raw := c.Fleet.RedisURL; raw != "" {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			k.fail("fleet.redis_url", "fleet.redis_url", MaskURL(raw), "not a URL (want redis://host:port/db)")
+		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
+			k.fail("fleet.redis_url", "fleet.redis_url", MaskURL(raw), "the scheme must be redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)")
+		case u.Scheme != "unix" && u.Host == "":
+			k.fail("fleet.redis_url", "fleet.redis_url", MaskURL(raw), "no host (want redis://host:port/db)")
+		}
+	}
+	name := c.Fleet.Name
+	if name == "" || len(name) > 64 || strings.ContainsAny(name, " \t\r\n{}:*?[]") {
+		k.fail("fleet.name", "fleet.name", name, "must be 1 to 64 characters without spaces or any of {}:*?[] (it prefixes the fleet's Redis keys)")
+	}
 }

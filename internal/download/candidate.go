@@ -1,15 +1,9 @@
 package download
 
-// One candidate's life: fetch it (tryCandidate), stream the answer into a temp file
-// while hashing and sniffing it (receive, with classify.go, pages.go, extract.go), and
-// move a kept body into its folder (save). The work's step machine (work.go) decides
-// which candidate comes next.
-
 import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"hash"
 	"net/http"
 	"os"
@@ -20,6 +14,11 @@ import (
 	"github.com/docstokg/contentdl/internal/policy"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
+
+// One candidate's life: fetch it (tryCandidate), stream the answer into a temp file
+// while hashing and sniffing it (receive, with classify.go, pages.go, extract.go), and
+// move a kept body into its folder (save). The work's step machine (work.go) decides
+// which candidate comes next.
 
 // kept is a downloaded, validated body still in its temp file.
 type kept struct {
@@ -53,7 +52,9 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 			k = nil
 			res.status = resp.StatusCode
 			if resp.StatusCode != http.StatusOK {
-				return &contentError{reason: fmt.Sprintf("http_%d", resp.StatusCode), transient: transientStatus(resp.StatusCode)}
+				se := fetch.NewStatusError(resp, c.URL)
+				se.Op, se.Host = op, fetch.HostOf(c.URL) // the candidate's host is the one deferred on
+				return se
 			}
 			var err error
 			k, err = r.receive(resp, c)
@@ -67,22 +68,20 @@ func (r *Runner) tryCandidate(ctx context.Context, w *openalex.Work, c resolve.C
 		var fe *fetch.Error
 		switch {
 		case errors.As(err, &ce):
-			res.reason, res.transient = ce.reason, ce.transient
+			res.reason = ce.reason // an answer that came whole and is not full text: final
 			res.verdict, res.next = ce.verdict, ce.next
 			rec.Decision = policy.Fail.String()
-			if res.status == http.StatusTooManyRequests {
-				// Attempts ran out on 429s: the file may well exist; defer, don't miss.
-				res.hosts = []string{fetch.HostOf(c.URL)}
-			}
 		case errors.As(err, &fe):
 			res.reason = fe.Reason()
-			res.transient = isTransient(fe)
-			rec.Decision = fe.Decision.Action.String()
+			res.transient = fe.Transient()
+			rec.Decision = decision(fe, policy.Fail)
 			if fe.Status != 0 {
 				rec.HTTPStatus = fe.Status
 			}
-			if fe.RateLimited() {
-				res.hosts = []string{fe.Host}
+			if host, ok := fe.RateLimited(); ok {
+				// A 429 (attempts ran out on it, or a window): the file may well exist;
+				// defer, don't miss.
+				res.hosts = []string{host}
 			}
 		default:
 			res.reason = policy.ClassifyError(err).String()

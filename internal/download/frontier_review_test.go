@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docstokg/contentdl/internal/fetch"
+	"github.com/docstokg/contentdl/internal/fileperm"
 	"github.com/docstokg/contentdl/internal/manifest"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
@@ -126,7 +127,7 @@ func TestFullFrontierShedsFarDeferredWorks(t *testing.T) {
 	}
 	r := New(Options{Workers: 1, DeferRounds: 2, MaxWait: 50 * time.Millisecond}, Deps{Fetch: c})
 	var err error
-	if r.man, err = manifest.OpenWriter(filepath.Join(t.TempDir(), "m.jsonl")); err != nil {
+	if r.man, err = manifest.OpenWriter(filepath.Join(t.TempDir(), "m.jsonl"), fileperm.Shared); err != nil {
 		t.Fatal(err)
 	}
 	works := make(chan *openalex.Work, 3)
@@ -172,7 +173,7 @@ func TestWokenDeferredWorkKeepsItsRecordOnInterrupt(t *testing.T) {
 	c := fetch.New(fetch.Options{})
 	r := New(Options{Workers: 1, DeferRounds: 2, MaxWait: time.Minute}, Deps{Fetch: c})
 	var err error
-	if r.man, err = manifest.OpenWriter(filepath.Join(t.TempDir(), "m.jsonl")); err != nil {
+	if r.man, err = manifest.OpenWriter(filepath.Join(t.TempDir(), "m.jsonl"), fileperm.Shared); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -18,6 +18,7 @@ import (
 	"github.com/docstokg/contentdl/internal/manifest"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
 
@@ -314,7 +315,7 @@ func TestLandingPageWithoutLinkEndsLandingPageOnly(t *testing.T) {
 			return fetch.HostLimit{RPS: 1000, Burst: 100, Concurrency: 8, Cooldown: time.Second}
 		}})
 	t.Cleanup(fc.CloseIdleConnections)
-	rs, err := resolve.Chain([]string{resolve.NameOpenAlex, resolve.NameLandingPage}, resolve.Options{Doer: fc})
+	rs, err := resolve.Chain([]string{providers.OpenAlex, providers.LandingPage}, resolve.Options{Doer: fc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +412,7 @@ type bgRun struct {
 func startRun(ctx context.Context, t *testing.T, clk clock.Clock, fc *fetch.Client, siteURL string, workers int) *bgRun {
 	t.Helper()
 	t.Cleanup(fc.CloseIdleConnections)
-	rs, err := resolve.Chain([]string{resolve.NameOpenAlex}, resolve.Options{Doer: fc})
+	rs, err := resolve.Chain([]string{providers.OpenAlex}, resolve.Options{Doer: fc})
 	if err != nil {
 		t.Fatal(err)
 	}

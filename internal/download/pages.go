@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/docstokg/contentdl/internal/openalex"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
 
@@ -33,7 +34,7 @@ func (r *Runner) checkPage(tmp *os.File, n int64, resp *http.Response, c resolve
 	if v == PageLanding || v == PageFullText {
 		base, _ := url.Parse(pageURL)
 		if link, ok := resolve.ExtractPDFLink(io.NewSectionReader(tmp, 0, n), base); ok {
-			ce.next = []resolve.Candidate{{URL: link, Resolver: resolve.NameLandingPage, Hint: KindPDF}}
+			ce.next = []resolve.Candidate{{URL: link, Resolver: providers.LandingPage, Hint: KindPDF}}
 		}
 		if v == PageLanding && (c.Hint == KindPDF || c.Hint == KindXML) {
 			ce.reason = "html_not_pdf"
@@ -132,5 +133,5 @@ func (r *Runner) pdfLinkOf(k *kept) []resolve.Candidate {
 	if !ok {
 		return nil
 	}
-	return []resolve.Candidate{{URL: link, Resolver: resolve.NameLandingPage, Hint: KindPDF}}
+	return []resolve.Candidate{{URL: link, Resolver: providers.LandingPage, Hint: KindPDF}}
 }

@@ -13,8 +13,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/docstokg/contentdl/internal/fileperm"
 	"github.com/docstokg/contentdl/internal/manifest"
-	"github.com/docstokg/contentdl/internal/resolve"
+	"github.com/docstokg/contentdl/internal/providers"
 )
 
 // pageSite serves OpenAlex /works with works whose oa_url is one of the fixture
@@ -134,7 +135,7 @@ func TestPagesAreNeverSavedAndUpgradeFollows(t *testing.T) {
 			t.Errorf("%s ended %s/%q, want %s/%q", id, got[id].Classification, got[id].Reason, w[0], w[1])
 		}
 	}
-	if got["W1"].Resolver != resolve.NameLandingPage || !strings.HasSuffix(got["W1"].URL, "/files/record.pdf") {
+	if got["W1"].Resolver != providers.LandingPage || !strings.HasSuffix(got["W1"].URL, "/files/record.pdf") {
 		t.Errorf("W1 saved from %s %s, want the record page's citation_pdf_url", got["W1"].Resolver, got["W1"].URL)
 	}
 	if files := htmlFiles(t, out); len(files) != 1 || !strings.Contains(files[0], "W6") {
@@ -239,7 +240,7 @@ func TestOldHTMLIsRecheckedOnResume(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(out, rel), page, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, err := manifest.OpenWriter(filepath.Join(out, "manifest.jsonl"))
+	w, err := manifest.OpenWriter(filepath.Join(out, "manifest.jsonl"), fileperm.Shared)
 	if err != nil {
 		t.Fatal(err)
 	}

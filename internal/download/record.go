@@ -1,8 +1,5 @@
 package download
 
-// Manifest lines: an attempt line per request, a manifest line per work, and the one
-// mapping between a result and a record (fill, savedResult).
-
 import (
 	"net/http"
 	"time"
@@ -13,6 +10,9 @@ import (
 	"github.com/docstokg/contentdl/internal/redact"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
+
+// Manifest lines: an attempt line per request, a manifest line per work, and the one
+// mapping between a result and a record (fill, savedResult).
 
 // attempt starts an attempt record.
 func (r *Runner) attempt(w *openalex.Work, resolver, rawURL string, op policy.OperationType, start time.Time) *manifest.Record {

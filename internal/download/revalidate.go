@@ -3,7 +3,6 @@ package download
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -53,7 +52,7 @@ func (r *Runner) revalidate(ctx context.Context, w *openalex.Work, prev *manifes
 			k, err = r.receive(resp, resolve.Candidate{URL: prev.URL, Resolver: prev.Resolver, Hint: hint})
 			return err
 		}
-		return &contentError{reason: fmt.Sprintf("http_%d", resp.StatusCode)}
+		return fetch.NewStatusError(resp, prev.URL)
 	})
 	rec.HTTPStatus = status
 	rec.ElapsedMS = r.deps.Clock.Now().Sub(start).Milliseconds()
@@ -63,7 +62,7 @@ func (r *Runner) revalidate(ctx context.Context, w *openalex.Work, prev *manifes
 		var ce *contentError
 		switch {
 		case errors.As(err, &fe):
-			rec.Reason, rec.Decision = fe.Reason(), fe.Decision.Action.String()
+			rec.Reason, rec.Decision = fe.Reason(), decision(fe, policy.Fail)
 			if fe.Decision.Action == policy.Defer {
 				res.class, res.reason = manifest.ClassDeferred, "revalidate_deferred"
 				res.hosts = []string{fe.Host}

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/fetch"
+	"github.com/docstokg/contentdl/internal/fileperm"
 	"github.com/docstokg/contentdl/internal/manifest"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
@@ -131,7 +131,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 			return sum, err
 		}
 	}
-	if r.man, err = manifest.OpenWriter(manPath); err != nil {
+	if r.man, err = manifest.OpenWriter(manPath, fileperm.Shared); err != nil {
 		return sum, err
 	}
 
@@ -160,7 +160,7 @@ func (r *Runner) Run(ctx context.Context) (*Summary, error) {
 	if ctx.Err() != nil {
 		return sum, errors.Join(ctx.Err(), cerr)
 	}
-	if discErr != nil && rateLimitedHost(discErr) != "" {
+	if host, ok := rateLimited(discErr); ok && host != "" {
 		// OpenAlex asked us to stop (a spent daily budget, a long Retry-After): the works
 		// found so far were processed and the next run goes on, so this is an
 		// incomplete run (exit 3), not a failure.
@@ -252,64 +252,31 @@ func (r *Runner) setTotal(n int) {
 	}
 }
 
-// isTransient says whether a failed request may succeed on a later run: timeouts,
-// resets, 408/429/5xx and undecodable answers may; TLS failures, bad schemes,
-// blocked addresses, redirect loops and other 4xx statuses will not.
-func isTransient(err error) bool {
-	var fe *fetch.Error
-	if errors.As(err, &fe) {
-		if fe.Status != 0 {
-			return transientStatus(fe.Status)
-		}
-		switch policy.ClassifyError(fe.Err) {
-		case policy.ErrTLS, policy.ErrBadScheme, policy.ErrCanceled, policy.ErrBlocked:
-			return false
-		}
-		return !errors.Is(fe.Err, fetch.ErrTooManyRedirects)
-	}
-	var se *openalex.StatusError
-	if errors.As(err, &se) {
-		return transientStatus(se.Status)
-	}
-	return true
-}
-
-func transientStatus(code int) bool {
-	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
-}
-
-// contentError is a response that arrived whole but is not usable full text.
+// contentError is a response that arrived whole but is not usable full text. An
+// answer with a status the runner cannot use is a *fetch.Error instead.
 type contentError struct {
-	reason    string
-	transient bool
-	verdict   PageVerdict         // for an HTML page (pages.go)
-	next      []resolve.Candidate // links found on it
+	reason  string
+	verdict PageVerdict         // for an HTML page (pages.go)
+	next    []resolve.Candidate // links found on it
 }
 
 func (e *contentError) Error() string { return e.reason }
 
-// rateLimitedHost names the host when err says a host asked us to slow down (a 429,
-// a cooldown or an exhausted quota), and "" otherwise.
-func rateLimitedHost(err error) string {
-	var fe *fetch.Error
-	if errors.As(err, &fe) && fe.RateLimited() {
-		return fe.Host
-	}
-	var se *openalex.StatusError
-	if errors.As(err, &se) && se.Status == http.StatusTooManyRequests {
-		return fetch.HostOf(se.URL)
-	}
-	return ""
-}
-
-func errInfo(err error) (reason, decision string, status int) {
+// rateLimited is err's fetch.Error's RateLimited, for an error that may wrap one.
+func rateLimited(err error) (host string, ok bool) {
 	var fe *fetch.Error
 	if errors.As(err, &fe) {
-		return fe.Reason(), fe.Decision.Action.String(), fe.Status
+		return fe.RateLimited()
 	}
-	var se *openalex.StatusError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("http_%d", se.Status), policy.Failover.String(), se.Status
+	return "", false
+}
+
+// decision is the manifest's decision for a failed request: the policy's, or, for an
+// answer the policy let through and the caller rejected (ActionNone), what the runner
+// does next.
+func decision(fe *fetch.Error, otherwise policy.Action) string {
+	if fe.Decision.Action == policy.ActionNone {
+		return otherwise.String()
 	}
-	return "resolver_error", policy.Failover.String(), 0
+	return fe.Decision.Action.String()
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/docstokg/contentdl/internal/manifest"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
 
@@ -87,7 +88,7 @@ func newTestRunner(t *testing.T, site *testSite, out string, resolvers ...resolv
 		}})
 	t.Cleanup(fc.CloseIdleConnections)
 	if len(resolvers) == 0 {
-		rs, err := resolve.Chain([]string{resolve.NameOpenAlex}, resolve.Options{Doer: fc})
+		rs, err := resolve.Chain([]string{providers.OpenAlex}, resolve.Options{Doer: fc})
 		if err != nil {
 			t.Fatal(err)
 		}

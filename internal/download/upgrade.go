@@ -9,6 +9,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/manifest"
 	"github.com/docstokg/contentdl/internal/openalex"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
 
@@ -80,7 +81,7 @@ func (r *Runner) savedPageLinks(prev *manifest.Record) []resolve.Candidate {
 	if !found {
 		return nil
 	}
-	return []resolve.Candidate{{URL: link, Resolver: resolve.NameLandingPage, Hint: KindPDF}}
+	return []resolve.Candidate{{URL: link, Resolver: providers.LandingPage, Hint: KindPDF}}
 }
 
 // upgrading reports whether this pass only looks for a PDF, so an XML or HTML
@@ -169,5 +170,5 @@ func (r *Runner) reclassify(prev *manifest.Record) PageVerdict {
 		return PageFullText
 	}
 	defer f.Close()
-	return ClassifyPage(f, prev.URL, prev.Resolver == resolve.NameEuropePMC)
+	return ClassifyPage(f, prev.URL, prev.Resolver == providers.EuropePMC)
 }

@@ -7,6 +7,7 @@ package download
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/docstokg/contentdl/internal/manifest"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/redact"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
@@ -133,14 +135,19 @@ func (r *Runner) stepOnce(ctx context.Context, ws *workState) (res result, done 
 		cands, err := rs.Resolve(ctx, w)
 		if err != nil {
 			rec := r.attempt(w, rs.Name(), "", policy.Resolve, start)
-			rec.Reason, rec.Decision, rec.HTTPStatus = errInfo(err)
+			rec.Reason, rec.Decision = "resolver_error", policy.Failover.String()
+			transient := true // a resolver that broke (an undecodable answer) may work next time
+			if fe := (*fetch.Error)(nil); errors.As(err, &fe) {
+				rec.Reason, rec.Decision, rec.HTTPStatus = fe.Reason(), decision(fe, policy.Failover), fe.Status
+				transient = fe.Transient()
+				if h, ok := fe.RateLimited(); ok && h != "" {
+					ws.deferHosts = append(ws.deferHosts, h)
+				}
+			}
 			rec.Classification = manifest.ClassMiss
 			r.write(rec)
 			ws.resolverFailed = rec.Reason
-			ws.transient = ws.transient || isTransient(err)
-			if h := rateLimitedHost(err); h != "" {
-				ws.deferHosts = append(ws.deferHosts, h)
-			}
+			ws.transient = ws.transient || transient
 			r.log.Debug("resolver failed; trying the next", "work", w.ID, "resolver", rs.Name(), "err", redact.Text(err.Error()))
 			return result{}, false
 		}
@@ -225,7 +232,7 @@ func (r *Runner) readLandingPages(w *openalex.Work) bool {
 		return false
 	}
 	for _, rs := range r.deps.Resolvers {
-		if rs.Name() == resolve.NameLandingPage {
+		if rs.Name() == providers.LandingPage {
 			for _, loc := range w.AllLocations() {
 				if loc.LandingPageURL != "" {
 					return true

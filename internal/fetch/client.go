@@ -1,14 +1,17 @@
-// Package fetch is the one path every HTTP request of a run takes:
+// Package fetch is the one path every HTTP request of a run takes. One loop
+// (Client.do, attempt.go) owns a request's attempts:
 //
-//	host admission (window · half-open probe · slow start · concurrency · x/time/rate,
-//	learned limit applied) → retryablehttp attempt → observe (stats, Retry-After →
-//	host window, learner) → policy.Decide → retry pause
+//	wait (host admission: window · half-open probe · slow start · concurrency ·
+//	x/time/rate, learned limit applied) → send (retryablehttp, one try) → observe
+//	(stats, Retry-After → host window, learner; then the body) → decide
+//	(policy.Decide) → sleep (the retry pause)
 //
 // A host's admission answers "now" or "not before T" (hosts.go); the download frontier
 // uses it to schedule by host (sched.go), and a request that has to wait inside a step
-// gives its worker back meanwhile. The retry loop is go-retryablehttp's; whether and how
-// long to wait is decided by a policy.Policy (legacy or contextual), and every wait goes
-// through an injected clock.
+// gives its worker back meanwhile. Whether and how long to wait is decided by a
+// policy.Policy (legacy or contextual), and every wait and timer goes through an
+// injected clock. A failed request is one *Error (error.go), which callers ask what
+// it means.
 package fetch
 
 import (
@@ -21,10 +24,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -65,6 +66,9 @@ type Options struct {
 	// Observe, when set, is told of every attempt (each redirect hop too): the host,
 	// the status (0 for a transport error), the error kind and the time to headers.
 	Observe func(host string, status int, errKind policy.ErrKind, d time.Duration)
+	// Fleet, when set, shares each host's budget, windows, concurrency and learned
+	// rate with the other processes of a fleet (fleet.go).
+	Fleet Fleet
 	// Guard checks the address of every connection the default transport opens (and
 	// the target host of every proxied request); nil = netguard.Default. Unused when
 	// Transport is set.
@@ -122,20 +126,22 @@ func New(o Options) *Client {
 	}
 	c := &Client{o: o, log: o.Logger}
 	c.reg = &registry{hosts: map[string]*host{}, limitFor: o.LimitFor, provider: o.ProviderOf, maxPause: o.MaxPause,
-		onNew: c.onNewHost}
+		onNew: c.onNewHost, fleet: o.Fleet, clk: o.Clock}
+	if o.Fleet != nil {
+		o.Fleet.Watch(c.reg)
+	}
 	hc := &http.Client{
 		Transport:     &transport{c: c, base: o.Transport},
 		CheckRedirect: c.checkRedirect,
 	}
+	// retryablehttp sends each attempt once; the attempt loop (attempt.go) decides
+	// whether and when there is another.
 	c.rc = &retryablehttp.Client{
 		HTTPClient:   hc,
 		Logger:       redactingLogger{o.Logger},
-		RetryWaitMin: 0,
-		RetryWaitMax: 0,
-		RetryMax:     1 << 20, // the policy decides when to stop
-		CheckRetry:   c.checkRetry,
+		RetryMax:     0,
+		CheckRetry:   func(context.Context, *http.Response, error) (bool, error) { return false, nil },
 		Backoff:      func(time.Duration, time.Duration, int, *http.Response) time.Duration { return 0 },
-		PrepareRetry: c.prepareRetry,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	return c
@@ -168,289 +174,6 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 
 // ErrTooManyRedirects marks a redirect chain longer than the limit.
 var ErrTooManyRedirects = errors.New("too many redirects")
-
-// reqState follows one logical request across its attempts.
-type reqState struct {
-	op       policy.OperationType
-	start    time.Time
-	attempts int
-	pauses   int
-	wait     time.Duration
-	last     policy.Decision
-	outcome  policy.Outcome
-	host     atomic.Pointer[host]
-	stall    func()
-}
-
-type ctxKey struct{}
-
-func stateFrom(ctx context.Context) *reqState {
-	st, _ := ctx.Value(ctxKey{}).(*reqState)
-	return st
-}
-
-// maxManifestPauses bounds how often discovery waits out a 429/503 without using up
-// an attempt, so a host that never recovers cannot hold a run forever.
-const maxManifestPauses = 20
-
-func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	st := stateFrom(ctx)
-	if st == nil {
-		return false, err
-	}
-	now := c.o.Clock.Now()
-	var out policy.Outcome
-	switch {
-	case ctx.Err() != nil:
-		out.Err = policy.ErrCanceled
-	case err != nil:
-		var hc *HostClosedError
-		if errors.As(err, &hc) {
-			reason := "host_cooldown"
-			if hc.Quota {
-				reason = "quota_exhausted"
-			}
-			st.last = policy.Decision{Action: policy.Defer, Wait: hc.Until.Sub(now), Reason: reason}
-			c.ops.add(st.op, policy.Defer)
-			return false, nil
-		}
-		if errors.Is(err, ErrTooManyRedirects) {
-			// A chain that did not end within the limit is the server's answer, not a
-			// transport failure: it ends the same way on every retry.
-			st.attempts++
-			st.last = policy.Decision{Action: policy.Fail, Reason: "too_many_redirects"}
-			c.ops.add(st.op, policy.Fail)
-			return false, nil
-		}
-		out.Err = policy.ClassifyError(err)
-	default:
-		out.Status, out.Header = resp.StatusCode, resp.Header
-	}
-	st.attempts++
-	d := c.o.Policy.Decide(policy.Input{
-		Op: st.op, Outcome: out, Attempt: st.attempts, Elapsed: now.Sub(st.start), Now: now, Jitter: c.o.Rand(),
-	})
-	st.last, st.outcome = d, out
-	if d.Action == policy.ActionNone {
-		return false, nil
-	}
-	h := st.host.Load()
-	if d.Action == policy.Defer && st.op == policy.ManifestFetch && d.Reason != reasonOverCap &&
-		st.pauses < maxManifestPauses && (out.Status == http.StatusTooManyRequests || out.Status == http.StatusServiceUnavailable) {
-		// Discovery pauses until the host's cooldown ends; the pause uses no attempt.
-		st.attempts--
-		st.pauses++
-		st.wait = d.Wait
-		c.logWait(st, h, out, d, "pausing discovery")
-		return true, nil
-	}
-	c.ops.add(st.op, d.Action)
-	if d.Action != policy.Retry {
-		return false, nil
-	}
-	if h != nil {
-		h.addRetry()
-	}
-	st.wait = d.Wait
-	c.logWait(st, h, out, d, "waiting")
-	return true, nil
-}
-
-func (c *Client) logWait(st *reqState, h *host, out policy.Outcome, d policy.Decision, verb string) {
-	name := ""
-	if h != nil {
-		name = h.name
-	}
-	what := out.Err.String()
-	if out.Err == policy.ErrNone {
-		what = strconv.Itoa(out.Status)
-	}
-	c.log.Info(fmt.Sprintf("%s %s for %s (%s, %s)", verb, d.Wait.Round(time.Millisecond), name, what, d.Reason),
-		"operation", st.op.String(), "host", name, "attempt", st.attempts, "wait", d.Wait, "reason", d.Reason)
-}
-
-func (c *Client) prepareRetry(req *http.Request) error {
-	st := stateFrom(req.Context())
-	if st == nil || st.wait <= 0 {
-		return nil
-	}
-	return c.pause(req.Context(), st.wait)
-}
-
-// Error is a request that ended without a usable response: a transport failure, or a
-// decision to defer or fail over. Decision says what the policy chose.
-type Error struct {
-	Op       policy.OperationType
-	URL      string // redacted
-	Host     string
-	Status   int
-	Decision policy.Decision
-	Err      error
-	Attempts int // attempts sent (0 when none was)
-}
-
-// Error names the operation, host, cause, decision and attempts, and the URL once,
-// shortened (see errtext.go); Detail has everything.
-func (e *Error) Error() string { return e.message() }
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Reason is a short code for the manifest, such as http_429, timeout or host_cooldown.
-func (e *Error) Reason() string {
-	switch {
-	case e.Decision.Reason == "host_cooldown" || e.Decision.Reason == "quota_exhausted":
-		return e.Decision.Reason
-	case e.Status != 0:
-		return "http_" + strconv.Itoa(e.Status)
-	case errors.Is(e.Err, ErrTooManyRedirects):
-		return "too_many_redirects"
-	case e.Err != nil:
-		return policy.ClassifyError(e.Err).String()
-	}
-	return e.Decision.Reason
-}
-
-// RateLimited reports whether the request ended because a host asked us to slow down
-// (a 429, a cooldown or an exhausted quota) rather than because the content is absent.
-func (e *Error) RateLimited() bool {
-	return e.Status == http.StatusTooManyRequests || e.Decision.Reason == "host_cooldown" ||
-		e.Decision.Reason == "quota_exhausted" || e.Decision.Reason == reasonOverCap
-}
-
-// BodyError wraps a transport failure while reading a response body (reset,
-// truncation, stall), which counts as a failed attempt.
-type BodyError struct{ Err error }
-
-func (e *BodyError) Error() string { return "read body: " + e.Err.Error() }
-func (e *BodyError) Unwrap() error { return e.Err }
-
-// Get performs one logical GET for op. It returns the final response for any status
-// the policy did not turn into a defer or a failover (the caller closes the body), and
-// an *Error otherwise.
-func (c *Client) Get(ctx context.Context, op policy.OperationType, rawURL string, hdr http.Header) (*http.Response, error) {
-	st := &reqState{op: op, start: c.o.Clock.Now()}
-	return c.get(ctx, st, rawURL, hdr)
-}
-
-func (c *Client) get(ctx context.Context, st *reqState, rawURL string, hdr http.Header) (*http.Response, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		if err == nil {
-			err = fmt.Errorf("scheme %q: %w", u.Scheme, policy.ErrUnsupportedScheme)
-		}
-		d := policy.Decision{Action: policy.Fail, Reason: "bad_scheme"}
-		c.ops.add(st.op, policy.Fail)
-		return nil, &Error{Op: st.op, URL: redact.Redact(rawURL), Decision: d, Err: err}
-	}
-	// The request's own context lets a body that stops moving for Timeout be cut off
-	// (the transport's body wrapper calls st.stall); closing the body releases it.
-	actx, cancel := context.WithCancelCause(ctx)
-	st.stall = func() { cancel(errStalled) }
-	req, err := retryablehttp.NewRequestWithContext(context.WithValue(actx, ctxKey{}, st), http.MethodGet, rawURL, nil)
-	if err != nil {
-		cancel(nil)
-		return nil, &Error{Op: st.op, URL: redact.Redact(rawURL), Decision: policy.Decision{Action: policy.Fail, Reason: "bad_request"}, Err: err}
-	}
-	for k, vs := range hdr {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	if c.o.UserAgent != "" && req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", c.o.UserAgent)
-	}
-	st.last = policy.Decision{}
-	resp, err := c.rc.Do(req)
-	hostName := u.Host
-	if h := st.host.Load(); h != nil {
-		hostName = h.name
-	}
-	if err != nil {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		cancel(nil)
-		d := st.last
-		if d.Action == policy.ActionNone || d.Action == policy.Retry {
-			d = policy.Decision{Action: policy.Fail, Reason: policy.ClassifyError(err).String()}
-		}
-		return nil, &Error{Op: st.op, URL: redact.Redact(rawURL), Host: hostName, Decision: d, Err: err, Attempts: st.attempts}
-	}
-	if d := st.last; d.Action == policy.Defer || d.Action == policy.Failover {
-		resp.Body.Close()
-		cancel(nil)
-		return nil, &Error{Op: st.op, URL: redact.Redact(rawURL), Host: hostName, Status: resp.StatusCode, Decision: d, Attempts: st.attempts}
-	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
-	return resp, nil
-}
-
-// cancelOnClose ends a request's context when its body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel func()
-}
-
-func (b *cancelOnClose) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
-}
-
-// Fetch GETs rawURL and hands the final response to consume. A transport failure while
-// consume reads the body (it must return the *BodyError it got from the body, wrapped
-// or not) counts as a failed attempt under op's rules and is retried when the policy
-// says so. Fetch closes the body.
-func (c *Client) Fetch(ctx context.Context, op policy.OperationType, rawURL string, hdr http.Header, consume func(*http.Response) error) error {
-	st := &reqState{op: op, start: c.o.Clock.Now()}
-	for {
-		resp, err := c.get(ctx, st, rawURL, hdr)
-		if err != nil {
-			return err
-		}
-		cerr := consume(resp)
-		resp.Body.Close()
-		var be *BodyError
-		if !errors.As(cerr, &be) {
-			return cerr
-		}
-		now := c.o.Clock.Now()
-		out := policy.Outcome{Err: policy.ClassifyError(be.Err)}
-		if ctx.Err() != nil {
-			out.Err = policy.ErrCanceled
-		}
-		// The failed body belongs to the attempt whose headers checkRetry already counted.
-		d := c.o.Policy.Decide(policy.Input{Op: op, Outcome: out, Attempt: max(st.attempts, 1), Elapsed: now.Sub(st.start), Now: now, Jitter: c.o.Rand()})
-		c.ops.add(op, d.Action)
-		h := st.host.Load()
-		if d.Action != policy.Retry {
-			return &Error{Op: op, URL: redact.Redact(rawURL), Host: hostName(h), Decision: d, Err: be, Attempts: max(st.attempts, 1)}
-		}
-		if h != nil {
-			h.addRetry()
-		}
-		c.logWait(st, h, out, d, "waiting")
-		if err := c.pause(ctx, d.Wait); err != nil {
-			return &Error{Op: op, URL: redact.Redact(rawURL), Host: hostName(h), Decision: policy.Decision{Action: policy.Fail, Reason: "canceled"}, Err: err, Attempts: max(st.attempts, 1)}
-		}
-	}
-}
-
-func hostName(h *host) string {
-	if h == nil {
-		return ""
-	}
-	return h.name
-}
-
-var errStalled = &stallError{}
-
-// stallError is returned when a body makes no progress for the timeout.
-type stallError struct{}
-
-func (*stallError) Error() string   { return "body read stalled" }
-func (*stallError) Timeout() bool   { return true }
-func (*stallError) Temporary() bool { return true }
 
 // HostStats returns per-host counters, sorted by host.
 func (c *Client) HostStats() []HostStats {
@@ -512,17 +235,13 @@ type transport struct {
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.c
 	h := c.reg.get(req.URL.Host)
-	st := stateFrom(req.Context())
-	if st != nil {
-		st.host.Store(h)
-	}
 	p, err := t.permit(req, h)
 	if err != nil {
 		return nil, err
 	}
-	began := time.Now()
+	began := c.o.Clock.Now()
 	resp, err := t.base.RoundTrip(req)
-	lat := time.Since(began)
+	lat := c.o.Clock.Now().Sub(began)
 	if err != nil {
 		kind := policy.ClassifyError(err)
 		h.record(0, kind, lat)
@@ -540,12 +259,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c.observe(h, resp.StatusCode, resp.Header)
 	h.answered(p, c.o.Clock.Now(), resp.StatusCode)
-	b := &body{rc: resp.Body, h: h, timeout: c.o.Timeout}
-	if st != nil && st.stall != nil {
-		stall := st.stall // this attempt's; a later attempt installs its own
-		b.timer = time.AfterFunc(c.o.Timeout, func() { b.stalled.Store(true); stall() })
-	}
-	resp.Body = c.limitSpeed(b)
+	resp.Body = c.limitSpeed(&body{rc: resp.Body, h: h})
 	return resp, nil
 }
 
@@ -595,32 +309,23 @@ func (c *Client) observe(h *host, status int, hdr http.Header) {
 	}
 }
 
-// body releases the host's concurrency slot on Close, counts bytes, and turns a
-// stalled read into a timeout.
+// body releases the host's concurrency slot on Close, counts bytes, and marks a
+// failed read as a *BodyError.
 type body struct {
 	rc interface {
 		Read([]byte) (int, error)
 		Close() error
 	}
-	h       *host
-	timeout time.Duration
-	timer   *time.Timer
-	stalled atomic.Bool
-	once    sync.Once
+	h    *host
+	once sync.Once
 }
 
 func (b *body) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
 		b.h.addBytes(int64(n))
-		if b.timer != nil {
-			b.timer.Reset(b.timeout)
-		}
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
-		if b.stalled.Load() {
-			err = errStalled
-		}
 		return n, &BodyError{Err: err}
 	}
 	return n, err
@@ -629,9 +334,6 @@ func (b *body) Read(p []byte) (int, error) {
 func (b *body) Close() error {
 	var err error
 	b.once.Do(func() {
-		if b.timer != nil {
-			b.timer.Stop()
-		}
 		err = b.rc.Close()
 		b.h.release()
 	})

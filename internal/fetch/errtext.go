@@ -22,6 +22,9 @@ import (
 //
 // Detail gives the underlying error in full, for debug logs.
 func (e *Error) message() string {
+	if e.Decision.Action == policy.ActionNone && e.Status != 0 {
+		return e.statusMessage()
+	}
 	host := e.Host
 	if host == "" {
 		if u, err := url.Parse(e.URL); err == nil {
@@ -41,6 +44,21 @@ func (e *Error) message() string {
 		b.WriteString(" (" + redact.Short(e.URL) + ")")
 	}
 	return b.String()
+}
+
+// statusMessage is the message of an answer the caller could not use:
+//
+//	HTTP 429 Too Many Requests from https://api.openalex.org/works?… (Retry-After: 3600)
+func (e *Error) statusMessage() string {
+	text := http.StatusText(e.Status)
+	if text == "" {
+		text = "unexpected status"
+	}
+	msg := fmt.Sprintf("HTTP %d %s from %s", e.Status, text, redact.Short(e.URL))
+	if e.RetryAfter != "" {
+		msg += " (Retry-After: " + e.RetryAfter + ")"
+	}
+	return msg
 }
 
 // Cause says in plain words why the request failed: a DNS lookup, a refused

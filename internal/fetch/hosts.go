@@ -55,6 +55,8 @@ type host struct {
 	burst         int           // the burst wanted (configured, or learned)
 	stats         HostStats
 	lat           latencies
+
+	fl *fleetHost // the fleet-wide side, when a fleet is configured (fleet.go)
 }
 
 func newHost(name, provider string, l HostLimit) *host {
@@ -134,11 +136,8 @@ func (p *Permit) use() bool {
 func (h *host) admit(now time.Time, maxWait time.Duration) (p *Permit, retryAt time.Time, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if d := h.cooldownUntil.Sub(now); d > 0 {
-		if h.quota || d > maxWait {
-			return nil, time.Time{}, &HostClosedError{Host: h.name, Until: h.cooldownUntil, Quota: h.quota}
-		}
-		return nil, h.cooldownUntil, nil
+	if h.cooldownUntil.After(now) {
+		return h.closedLocked(now, maxWait)
 	}
 	if h.probing {
 		return nil, time.Time{}, nil
@@ -150,15 +149,35 @@ func (h *host) admit(now time.Time, maxWait time.Duration) (p *Permit, retryAt t
 	if h.inflight >= capacity {
 		return nil, time.Time{}, nil
 	}
+	if h.fl != nil && !h.fl.localLocked(h, now) {
+		return h.admitFleetLocked(now, maxWait)
+	}
 	if !h.lim.AllowN(now, 1) {
 		return nil, now.Add(h.tokenDelay(now, maxWait)), nil
 	}
+	return h.grantLocked(""), time.Time{}, nil
+}
+
+// grantLocked admits one request (holding the fleet lease, if any).
+func (h *host) grantLocked(lease string) *Permit {
 	h.inflight++
-	p = &Permit{h: h, window: h.windows}
+	if h.fl != nil {
+		h.fl.leases = append(h.fl.leases, lease)
+	}
+	p := &Permit{h: h, window: h.windows}
 	if h.unproven {
 		h.probing, p.probe = true, true
 	}
-	return p, time.Time{}, nil
+	return p
+}
+
+// closedLocked is admit's answer while the host's window runs: wait for its end, or,
+// for a quota or a window longer than maxWait, a *HostClosedError.
+func (h *host) closedLocked(now time.Time, maxWait time.Duration) (*Permit, time.Time, error) {
+	if h.quota || h.cooldownUntil.Sub(now) > maxWait {
+		return nil, time.Time{}, &HostClosedError{Host: h.name, Until: h.cooldownUntil, Quota: h.quota}
+	}
+	return nil, h.cooldownUntil, nil
 }
 
 // tokenDelay is how long until the limiter holds a whole token (at least 1 ms, so a
@@ -192,6 +211,7 @@ func (h *host) unadmit(probe bool) {
 	if probe {
 		h.probing = false
 	}
+	h.releaseLeaseLocked()
 	h.signalLocked()
 	h.mu.Unlock()
 }
@@ -242,13 +262,19 @@ func (h *host) startRampLocked(now time.Time) {
 func (h *host) release() {
 	h.mu.Lock()
 	h.inflight--
+	h.releaseLeaseLocked()
 	h.signalLocked()
 	h.mu.Unlock()
 }
 
 // SetLimitAt changes the rate at once. Waiters ask admit again, so nothing goes out at
-// an old rate. It satisfies learning.Limiter.
+// an old rate. It satisfies learning.Limiter. With a fleet, the change is proposed to
+// the fleet's learned rate (fleet.go).
 func (h *host) SetLimitAt(t time.Time, l rate.Limit) {
+	if h.fl != nil {
+		h.learnFleet(t, l)
+		return
+	}
 	old := h.lim.Limit()
 	h.lim.SetLimitAt(t, l)
 	if l != old {
@@ -289,9 +315,18 @@ func (h *host) signalLocked() {
 }
 
 // closeUntil closes the host until t. A later deadline wins; a window is never
-// shortened. When it ends, the host reopens half-open: one probe first.
+// shortened. When it ends, the host reopens half-open: one probe first. With a fleet,
+// the window is the whole fleet's (fleet.go).
 func (h *host) closeUntil(t time.Time, quota bool) {
 	h.mu.Lock()
+	h.closeUntilLocked(t, quota)
+	h.mu.Unlock()
+	if h.fl != nil {
+		h.closeFleet(t, quota)
+	}
+}
+
+func (h *host) closeUntilLocked(t time.Time, quota bool) {
 	if t.After(h.cooldownUntil) {
 		h.cooldownUntil = t
 		h.quota = quota
@@ -299,7 +334,6 @@ func (h *host) closeUntil(t time.Time, quota bool) {
 		h.windows++
 		h.signalLocked()
 	}
-	h.mu.Unlock()
 }
 
 // nextPause is the pause after a 429 without Retry-After: the host's cooldown, doubled
@@ -419,6 +453,8 @@ func (e *HostClosedError) Error() string {
 type registry struct {
 	mu       sync.Mutex
 	hosts    map[string]*host
+	fleet    Fleet       // nil without a fleet
+	clk      clock.Clock // for the fleet's durations
 	limitFor func(host string) HostLimit
 	provider func(host string) string
 	maxPause time.Duration
@@ -439,6 +475,9 @@ func (r *registry) get(name string) *host {
 		h.maxPause = r.maxPause
 	}
 	h.reg = r
+	if r.fleet != nil {
+		h.fl = &fleetHost{f: r.fleet, clk: r.clk, local: rateOf(h.lim.Limit())}
+	}
 	r.hosts[name] = h
 	if r.onNew != nil {
 		r.onNew(h)

@@ -1,4 +1,7 @@
-// Package fileperm holds the one permission rule for the files contentdl writes.
+// Package fileperm owns how contentdl writes and locks files: the one permission rule,
+// the one atomic writer (WriteAtomic) and the one advisory lock (TryLock, LockWait), so
+// that durability and locking are decided in one place for OUT, the learning file, the
+// metrics file, exports and the simulator's address file.
 //
 // Every file under OUT (saved PDF, XML and HTML files, manifest.jsonl,
 // manifest.summary.json, the lock file) and the --metrics-file is created with mode
@@ -16,12 +19,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 )
 
 // Shared is the creation mode of every file under OUT; the umask is removed from it.
@@ -30,8 +33,8 @@ const Shared os.FileMode = 0o666
 // Private is the creation mode of per-user state files.
 const Private os.FileMode = 0o600
 
-// seq makes temp names unique within the process; the time and pid make them
-// unlikely to collide across processes, and O_EXCL makes a collision harmless.
+// seq makes temp names unique within the process; a random seed makes them unlikely
+// to collide across processes, and O_EXCL makes a collision harmless.
 var seq atomic.Uint64
 
 // CreateTemp is os.CreateTemp with a creation mode: it creates a new file in dir
@@ -49,7 +52,7 @@ func CreateTemp(dir, pattern string, perm os.FileMode) (*os.File, error) {
 	if i := strings.LastIndexByte(pattern, '*'); i >= 0 {
 		prefix, suffix = pattern[:i], pattern[i+1:]
 	}
-	seed := uint64(time.Now().UnixNano()) ^ uint64(os.Getpid())<<32
+	seed := rand.Uint64()
 	for range 10000 {
 		n := seed + seq.Add(1)*0x9E3779B97F4A7C15 // spread consecutive names apart
 		name := filepath.Join(dir, prefix+strconv.FormatUint(n%1e12, 36)+suffix)

@@ -1,8 +1,6 @@
 package learning
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"time"
 )
@@ -16,7 +14,8 @@ type Tier struct {
 }
 
 // Config tunes the learner. The zero value is not usable; start from DefaultConfig and
-// override what the user set, then call Validate.
+// override what the user set. internal/config validates the learning.* keys (the one
+// place their bounds are written) before a Config reaches the tracker.
 type Config struct {
 	// MaxReductionPct caps the applied reduction (percentage points of the configured
 	// rate).
@@ -55,6 +54,23 @@ type Config struct {
 	MaxWait time.Duration
 	// SaveEvery is the minimum interval between periodic saves (SaveIfDue).
 	SaveEvery time.Duration
+	// Share, when set, is the share of each host's traffic that this process sends:
+	// 1/members in a fleet that shares the hosts' budgets (docs/fleet.md). The rates
+	// the rules measure from this process's responses are divided by it, so that they
+	// are the fleet's, as the rate the learner sets is. Nil means 1.
+	Share func() float64
+}
+
+// scale is 1/Share: what a rate measured here is multiplied by to be the fleet's.
+func (c *Config) scale() float64 {
+	if c.Share == nil {
+		return 1
+	}
+	s := c.Share()
+	if s <= 0 || s > 1 || math.IsNaN(s) {
+		return 1
+	}
+	return 1 / s
 }
 
 // DefaultConfig returns the documented defaults (see docs/provider-learning.md).
@@ -73,61 +89,6 @@ func DefaultConfig() Config {
 		MaxWait:           60 * time.Second,
 		SaveEvery:         5 * time.Second,
 	}
-}
-
-// ErrInvalidConfig is wrapped by every error Validate returns.
-var ErrInvalidConfig = errors.New("invalid learning config")
-
-// Validate reports the first setting that is out of range, naming its learning.* key.
-func (c Config) Validate() error {
-	bad := func(key string, format string, args ...any) error {
-		return fmt.Errorf("%w: %s %s", ErrInvalidConfig, key, fmt.Sprintf(format, args...))
-	}
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	switch {
-	case !finite(c.MaxReductionPct) || c.MaxReductionPct < 0 || c.MaxReductionPct >= 100:
-		return bad("max_reduction_pct", "must be in [0, 100), got %v", c.MaxReductionPct)
-	case !finite(c.MinRPS) || c.MinRPS <= 0:
-		return bad("min_rps", "must be > 0, got %v", c.MinRPS)
-	case len(c.Tiers) == 0:
-		return bad("tiers", "must list at least one {threshold, step_pct}")
-	case c.Window <= 0:
-		return bad("window", "must be > 0, got %v", c.Window)
-	case c.WindowMinRequests < 1:
-		return bad("window_min_requests", "must be >= 1, got %d", c.WindowMinRequests)
-	case !finite(c.Window429Share) || c.Window429Share <= 0 || c.Window429Share > 1:
-		return bad("window_429_share", "must be in (0, 1], got %v", c.Window429Share)
-	case !finite(c.Beta) || c.Beta <= 0 || c.Beta >= 1:
-		return bad("beta", "must be in (0, 1), got %v", c.Beta)
-	case c.RecoveryInterval <= 0:
-		return bad("recovery_interval", "must be > 0, got %v", c.RecoveryInterval)
-	case !finite(c.RecoveryStepPct) || c.RecoveryStepPct <= 0 || c.RecoveryStepPct > 100:
-		return bad("recovery_step_pct", "must be in (0, 100], got %v", c.RecoveryStepPct)
-	case c.ForgetAfter <= 0:
-		return bad("forget_after", "must be > 0, got %v", c.ForgetAfter)
-	case c.MaxWait <= 0:
-		return bad("max_wait", "must be > 0, got %v", c.MaxWait)
-	case c.SaveEvery < 0:
-		return bad("save_every", "must be >= 0, got %v", c.SaveEvery)
-	}
-	for i, tr := range c.Tiers {
-		if tr.Threshold < 1 {
-			return bad("tiers", "[%d].threshold must be >= 1, got %d", i, tr.Threshold)
-		}
-		if !finite(tr.StepPct) || tr.StepPct <= 0 || tr.StepPct > 100 {
-			return bad("tiers", "[%d].step_pct must be in (0, 100], got %v", i, tr.StepPct)
-		}
-		if i > 0 {
-			prev := c.Tiers[i-1]
-			if tr.Threshold <= prev.Threshold {
-				return bad("tiers", "thresholds must increase: [%d]=%d after %d", i, tr.Threshold, prev.Threshold)
-			}
-			if tr.StepPct < prev.StepPct {
-				return bad("tiers", "step_pct must not decrease: [%d]=%v after %v", i, tr.StepPct, prev.StepPct)
-			}
-		}
-	}
-	return nil
 }
 
 // tierStep returns the StepPct an episode of n consecutive 429s is worth (0 below the

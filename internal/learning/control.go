@@ -335,7 +335,7 @@ func (hs *hostState) on429(cfg *Config, now time.Time, h http.Header, info RateI
 		}
 	}
 	if !straggler {
-		measured, demand, ok := hs.measuredRate(nowNS)
+		measured, demand, ok := hs.measuredRate(nowNS, cfg.scale())
 		hs.signal(nowNS)
 		switch {
 		case ok && measured < (1-measuredSlack)*math.Min(sending, demand):
@@ -407,9 +407,10 @@ func (hs *hostState) signal(nowNS int64) {
 // accepted rate over it: between two throttles the host's bucket is empty at both
 // ends, so what it accepted in between is what it refilled. demand is the rate we sent
 // at while not paused by a Retry-After; a host that accepted far less than that was
-// over-driven, while one that accepted about all of it was merely lightly used. ok is
+// over-driven, while one that accepted about all of it was merely lightly used. Both
+// are scaled by scale (Config.Share) to the fleet's, as is the evidence counted. ok is
 // false without measuredMinSpan of time and measuredMinOK acceptances.
-func (hs *hostState) measuredRate(nowNS int64) (measured, demand float64, ok bool) {
+func (hs *hostState) measuredRate(nowNS int64, scale float64) (measured, demand float64, ok bool) {
 	since, pauseEnd := hs.lastSignalAt, hs.signalPauseEnd
 	if since == 0 {
 		since, pauseEnd = hs.firstResponseAt, hs.firstResponseAt
@@ -421,14 +422,14 @@ func (hs *hostState) measuredRate(nowNS int64) (measured, demand float64, ok boo
 	// is all that a host with a small bucket and long windows ever shows: waiting for
 	// five acceptances would cost five windows.
 	rested := hs.lastSignalAt != 0 && pauseEnd > since && nowNS >= pauseEnd && hs.acceptedSinceSignal == 1
-	if since == 0 || (!rested && (span < measuredMinSpan || hs.acceptedSinceSignal < measuredMinOK)) {
+	if since == 0 || (!rested && (span < measuredMinSpan || float64(hs.acceptedSinceSignal)*scale < measuredMinOK)) {
 		return 0, 0, false
 	}
 	active := span - time.Duration(min(max(pauseEnd-since, 0), int64(span)))
 	if active < measuredMinSpan/2 {
 		active = measuredMinSpan / 2
 	}
-	return float64(hs.acceptedSinceSignal) / span.Seconds(), float64(hs.responsesSinceSignal) / active.Seconds(), true
+	return scale * float64(hs.acceptedSinceSignal) / span.Seconds(), scale * float64(hs.responsesSinceSignal) / active.Seconds(), true
 }
 
 // windowTriggered reports whether the window holds enough responses, at least two 429s
@@ -656,7 +657,7 @@ func (hs *hostState) acceptedRate(cfg *Config, nowNS int64) (float64, bool) {
 	if span <= 0 {
 		return 0, false
 	}
-	return hs.windowAccepted / (span / float64(time.Second)), true
+	return cfg.scale() * hs.windowAccepted / (span / float64(time.Second)), true
 }
 
 // status is the host's status at now.

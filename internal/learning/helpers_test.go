@@ -74,9 +74,6 @@ const testHost = "pub.example"
 
 func newFixture(t *testing.T, cfg Config, configured float64, burst int) *fixture {
 	t.Helper()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	f := &fixture{t: t, clk: clock.NewFake(t0), lim: &recLimiter{}}
 	f.tr = NewTracker(cfg, f.clk, nil)
 	f.tr.Register("web", testHost, configured, burst, f.lim)

@@ -2,6 +2,7 @@ package learning
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/fileperm"
 )
 
@@ -38,21 +40,6 @@ const maxFileSize = 64 << 20
 
 // lockTimeout bounds the wait for another process's lock.
 const lockTimeout = 10 * time.Second
-
-// DefaultPath is $XDG_STATE_HOME/contentdl/provider-learning.json when XDG_STATE_HOME
-// is an absolute path, else $HOME/.local/state/contentdl/provider-learning.json.
-func DefaultPath(getenv func(string) string) (string, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	if x := getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "contentdl", "provider-learning.json"), nil
-	}
-	if h := getenv("HOME"); h != "" {
-		return filepath.Join(h, ".local", "state", "contentdl", "provider-learning.json"), nil
-	}
-	return "", errors.New("provider learning: cannot find a state directory: neither XDG_STATE_HOME nor HOME is set")
-}
 
 // newFile returns an empty learning file.
 func newFile() *File {
@@ -119,7 +106,7 @@ func (t *Tracker) Open(path string) error {
 		first := err
 		kind := asideKind(err)
 		aside := ""
-		if lockErr := withFileLock(path, func() error {
+		if lockErr := withFileLock(t.clk, path, func() error {
 			file, err = Load(path)
 			if err == nil || !errors.Is(err, ErrCorrupt) && !movable(path) {
 				return nil // read now, or something other than a file is in the way
@@ -369,7 +356,7 @@ func (t *Tracker) Save() error {
 	}
 
 	merged := map[string]ProviderBehavior{}
-	err := withFileLock(path, func() error {
+	err := withFileLock(t.clk, path, func() error {
 		file, err := Load(path)
 		if err != nil && (errors.Is(err, ErrCorrupt) || movable(path)) {
 			// Corrupt, or a file we may not read (left by Open when its folder was
@@ -477,10 +464,14 @@ func (t *Tracker) SaveIfDue() error {
 }
 
 // Reset removes one entry (key "provider@host") or, with key "", every entry from the
-// learning file, under the same lock as Save. It returns how many entries it removed;
-// a missing file removes nothing. A corrupt file is left as it is and reported.
-func Reset(path string, key string) (removed int, err error) {
-	err = withFileLock(path, func() error {
+// learning file, under the same lock as Save; clk stamps the file and paces the wait
+// for the lock (nil means clock.Real). It returns how many entries it removed; a
+// missing file removes nothing. A corrupt file is left as it is and reported.
+func Reset(path string, key string, clk clock.Clock) (removed int, err error) {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	err = withFileLock(clk, path, func() error {
 		file, err := Load(path)
 		if err != nil {
 			return err
@@ -495,28 +486,29 @@ func Reset(path string, key string) (removed int, err error) {
 		if removed == 0 {
 			return nil
 		}
-		file.UpdatedAt = time.Now().UTC()
+		file.UpdatedAt = clk.Now().UTC()
 		return writeFileAtomic(path, file)
 	})
 	return removed, err
 }
 
 // withFileLock runs fn holding an exclusive advisory lock on path+".lock", creating the
-// directory when needed.
-func withFileLock(path string, fn func() error) error {
+// directory when needed. It waits up to lockTimeout, measured on clk, for another
+// process's lock.
+func withFileLock(clk clock.Clock, path string, fn func() error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("provider learning: cannot create directory %s: %w", dir, err)
 	}
-	lf, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, fileperm.Keep(path, fileperm.Private))
+	lf, err := fileperm.OpenLock(path+".lock", fileperm.Keep(path, fileperm.Private))
 	if err != nil {
 		return fmt.Errorf("provider learning: cannot write in %s (read-only or no permission?): %w", dir, err)
 	}
 	defer lf.Close()
-	if err := lockFile(lf, lockTimeout); err != nil {
+	if err := fileperm.LockWait(context.Background(), clk, lf, fileperm.LockExclusive, lockTimeout); err != nil {
 		return fmt.Errorf("provider learning: lock %s: %w", lf.Name(), err)
 	}
-	defer unlockFile(lf)
+	defer fileperm.Unlock(lf)
 	return fn()
 }
 

@@ -17,26 +17,6 @@ import (
 	"github.com/docstokg/contentdl/internal/testkit"
 )
 
-func TestDefaultPath(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	for _, tc := range []struct {
-		env  map[string]string
-		want string
-	}{
-		{map[string]string{"XDG_STATE_HOME": "/x/state", "HOME": "/home/u"}, "/x/state/contentdl/provider-learning.json"},
-		{map[string]string{"HOME": "/home/u"}, "/home/u/.local/state/contentdl/provider-learning.json"},
-		{map[string]string{"XDG_STATE_HOME": "relative", "HOME": "/home/u"}, "/home/u/.local/state/contentdl/provider-learning.json"},
-	} {
-		got, err := DefaultPath(env(tc.env))
-		if err != nil || got != tc.want {
-			t.Errorf("DefaultPath(%v) = %q, %v; want %q", tc.env, got, err, tc.want)
-		}
-	}
-	if _, err := DefaultPath(env(nil)); err == nil {
-		t.Error("DefaultPath with neither XDG_STATE_HOME nor HOME: want an error")
-	}
-}
-
 func TestLoadMissingFileIsEmpty(t *testing.T) {
 	f, err := Load(filepath.Join(t.TempDir(), "none.json"))
 	if err != nil || f.SchemaVersion != SchemaVersion || f.Providers == nil || len(f.Providers) != 0 {
@@ -399,11 +379,13 @@ func TestTwoTrackersInTurn(t *testing.T) {
 }
 
 // TestTwoTrackersConcurrently: goroutines of two trackers observing and saving at once
-// lose nothing.
+// lose nothing. The trackers stand for two processes contending for the file lock, so
+// they run on the real clock: a tracker's clock also paces its wait for the lock, and
+// a fake clock's instant sleeps would time that wait out while the other one writes.
 func TestTwoTrackersConcurrently(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "learning.json")
 	const perWorker = 300
-	trackers := []*Tracker{NewTracker(DefaultConfig(), clock.NewFake(t0), nil), NewTracker(DefaultConfig(), clock.NewFake(t0), nil)}
+	trackers := []*Tracker{NewTracker(DefaultConfig(), clock.Real{}, nil), NewTracker(DefaultConfig(), clock.Real{}, nil)}
 	for _, tr := range trackers {
 		if err := tr.Open(path); err != nil {
 			t.Fatal(err)
@@ -536,7 +518,8 @@ func TestHelperProcess(t *testing.T) {
 
 func TestReset(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "learning.json")
-	if n, err := Reset(path, ""); n != 0 || err != nil {
+	clk := clock.NewFake(t0.Add(time.Hour)) // Reset stamps the file with its clock's time
+	if n, err := Reset(path, "", clk); n != 0 || err != nil {
 		t.Fatalf("Reset of a missing file = %d, %v", n, err)
 	}
 	tr := NewTracker(DefaultConfig(), clock.NewFake(t0), nil)
@@ -549,16 +532,19 @@ func TestReset(t *testing.T) {
 	if err := tr.Save(); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := Reset(path, "web@b.example"); n != 1 || err != nil {
+	if n, err := Reset(path, "web@b.example", clk); n != 1 || err != nil {
 		t.Fatalf("Reset(one) = %d, %v", n, err)
 	}
-	if n, err := Reset(path, "web@nope.example"); n != 0 || err != nil {
+	if n, err := Reset(path, "web@nope.example", clk); n != 0 || err != nil {
 		t.Fatalf("Reset(unknown) = %d, %v", n, err)
 	}
 	if got := totals(t, path); len(got) != 2 || got["web@b.example"].TotalRequests != 0 {
 		t.Fatalf("after Reset(one): %v", got)
 	}
-	if n, err := Reset(path, ""); n != 2 || err != nil {
+	if f, err := Load(path); err != nil || !f.UpdatedAt.Equal(clk.Now()) {
+		t.Fatalf("after Reset(one): updated_at %v (%v), want the injected clock's %v", f.UpdatedAt, err, clk.Now())
+	}
+	if n, err := Reset(path, "", clk); n != 2 || err != nil {
 		t.Fatalf("Reset(all) = %d, %v", n, err)
 	}
 	if got := totals(t, path); len(got) != 0 {
@@ -567,7 +553,7 @@ func TestReset(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Reset(path, ""); !errors.Is(err, ErrCorrupt) {
+	if _, err := Reset(path, "", clk); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Reset of a corrupt file = %v, want ErrCorrupt (and the file left alone)", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/docstokg/contentdl/internal/clock"
+	"github.com/docstokg/contentdl/internal/providers"
 )
 
 // Limiter is what the tracker drives; *rate.Limiter satisfies it. The fetch layer passes
@@ -33,9 +34,6 @@ type Effect struct {
 	CooldownUntil  time.Time // zero if none: from Remaining: 0 + reset, or a quota
 	QuotaExhausted bool      // out of quota until CooldownUntil: defer its works, send nothing more this run
 }
-
-// DefaultProvider labels hosts that were observed without being registered.
-const DefaultProvider = "web"
 
 // Tracker learns each host's rate limit from the responses it observes. It is safe for
 // concurrent use; every method is cheap except Open, Save and SaveIfDue, which do I/O.
@@ -59,8 +57,10 @@ type Tracker struct {
 	asideSeq int        // guarded by saveMu: tells apart aside names made within one second
 }
 
-// NewTracker returns an empty tracker. cfg should be valid (see Config.Validate); clk
-// nil means the wall clock and log nil discards.
+// NewTracker returns an empty tracker. cfg should be valid (internal/config validates
+// it). clk tells the time of every observation and save, and paces the wait for another
+// process's lock on the learning file (fileperm.LockWait); nil means the wall clock.
+// log nil discards.
 func NewTracker(cfg Config, clk clock.Clock, log *slog.Logger) *Tracker {
 	if clk == nil {
 		clk = clock.Real{}
@@ -87,7 +87,7 @@ func (t *Tracker) Config() Config { return t.cfg }
 // controlled.
 func (t *Tracker) Register(provider, host string, configuredRPS float64, burst int, lim Limiter) {
 	if provider == "" {
-		provider = DefaultProvider
+		provider = providers.Web
 	}
 	now := t.clk.Now()
 	key := Key(provider, host)
@@ -136,7 +136,7 @@ func (t *Tracker) Observe(o Observation) Effect {
 }
 
 // hostFor returns the entry Observe updates for host, creating an unregistered one
-// (labelled DefaultProvider) when the host is unknown.
+// (labelled providers.Web, "web") when the host is unknown.
 func (t *Tracker) hostFor(host string) *hostState {
 	t.mu.RLock()
 	hs := t.byHost[host]
@@ -149,9 +149,9 @@ func (t *Tracker) hostFor(host string) *hostState {
 	if hs = t.byHost[host]; hs != nil {
 		return hs
 	}
-	key := Key(DefaultProvider, host)
+	key := Key(providers.Web, host)
 	if hs = t.byKey[key]; hs == nil {
-		hs = newHostState(DefaultProvider, host)
+		hs = newHostState(providers.Web, host)
 		hs.createdUnregistered = true
 		t.byKey[key] = hs
 	}

@@ -15,7 +15,7 @@ func TestIndexOverShardManifests(t *testing.T) {
 	out := t.TempDir()
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	write := func(name string, recs ...*Record) {
-		w, err := OpenWriter(filepath.Join(out, name))
+		w, err := OpenWriter(filepath.Join(out, name), 0o666)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,8 +16,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/docstokg/contentdl/internal/fileperm"
 )
 
 // SchemaVersion is written into every record.
@@ -85,10 +83,12 @@ type Writer struct {
 	err error
 }
 
-// OpenWriter opens (creating if needed, with mode 0666 &^ umask) path for appending. If the file ends in a torn
-// line, a newline is written first so that the next record starts on its own line.
-func OpenWriter(path string) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, fileperm.Shared)
+// OpenWriter opens path for appending, creating it with mode perm &^ umask (the
+// downloader passes fileperm.Shared, the mode of every file under OUT). If the file
+// ends in a torn line, a newline is written first so that the next record starts on
+// its own line.
+func OpenWriter(path string, perm os.FileMode) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, perm)
 	if err != nil {
 		return nil, fmt.Errorf("open manifest: %w", err)
 	}

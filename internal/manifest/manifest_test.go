@@ -13,7 +13,7 @@ import (
 
 func TestWriterReaderRoundTripAndTornLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "manifest.jsonl")
-	w, err := OpenWriter(path)
+	w, err := OpenWriter(path, 0o666)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestWriterReaderRoundTripAndTornLine(t *testing.T) {
 	}
 
 	// Appending after the torn line starts a fresh line, so the new record survives.
-	w2, err := OpenWriter(path)
+	w2, err := OpenWriter(path, 0o666)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,28 +1,27 @@
 // Package openalex discovers works on OpenAlex: cursor-paged /works searches, single
-// record look-ups by W-id or DOI, and the parsing of --input files. It also defines the
-// Doer interface through which every request of the discovery and resolver stages
-// goes, so that host politeness and retries live in one place underneath.
+// record look-ups by W-id or DOI, and the parsing of --input files. Every request goes
+// through a fetch.Doer, so that host politeness and retries live in one place
+// underneath.
 package openalex
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/redact"
 )
 
 // Defaults and limits of the client.
 const (
-	DefaultBaseURL = "https://api.openalex.org"
 	DefaultPerPage = 100
 	// MaxPerPage is the largest page size OpenAlex has ever accepted; larger values
 	// are clamped to it.
@@ -49,7 +48,7 @@ type Query struct {
 }
 
 // Client talks to the OpenAlex API. The zero value of every field except Doer is
-// usable: BaseURL defaults to DefaultBaseURL, PerPage to DefaultPerPage, UserAgent to
+// usable: BaseURL defaults to providers.OpenAlexBase, PerPage to DefaultPerPage, UserAgent to
 // "contentdl", and a nil Logger discards.
 type Client struct {
 	BaseURL   string
@@ -57,7 +56,7 @@ type Client struct {
 	Mailto    string // sent as mailto= when set (harmless; it names the contact)
 	PerPage   int
 	UserAgent string
-	Doer      Doer
+	Doer      fetch.Doer
 	Logger    *slog.Logger
 	// ExtraSelect adds top-level fields to select= (e.g. "content_urls" for the
 	// openalex_content resolver).
@@ -78,7 +77,7 @@ type pageJSON struct {
 func (c *Client) baseURL() string {
 	b := strings.TrimRight(strings.TrimSpace(c.BaseURL), "/")
 	if b == "" {
-		return DefaultBaseURL
+		return providers.OpenAlexBase
 	}
 	return b
 }
@@ -236,7 +235,7 @@ func (c *Client) SearchFrom(ctx context.Context, q Query, p Paging, onCount func
 		v.Set("cursor", cursor)
 		u := c.baseURL() + "/works?" + v.Encode()
 		pg, err := getJSON[pageJSON](ctx, c, u)
-		var se *StatusError
+		var se *fetch.Error
 		if err != nil && page == 1 && cursor != "*" && errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Status != http.StatusTooManyRequests {
 			log.Warn("OpenAlex rejected the saved discovery cursor; paging again from the start (saved works are skipped)",
 				"status", se.Status)
@@ -305,7 +304,7 @@ func (c *Client) Lookup(ctx context.Context, id string) (Work, error) {
 	u := c.baseURL() + "/works/" + seg + "?" + c.params().Encode()
 	raw, err := getJSON[rawWork](ctx, c, u)
 	if err != nil {
-		var se *StatusError
+		var se *fetch.Error
 		if errors.As(err, &se) && se.Status == http.StatusNotFound {
 			return Work{}, fmt.Errorf("openalex: lookup %s: %w", norm, ErrNotFound)
 		}
@@ -345,7 +344,7 @@ func getJSON[T any](ctx context.Context, c *Client, u string) (*T, error) {
 			return v, nil
 		}
 		var de *decodeError
-		if !errors.As(err, &de) || errors.Is(err, ErrBodyTooLarge) || attempt >= MalformedRetries || ctx.Err() != nil {
+		if !errors.As(err, &de) || errors.Is(err, fetch.ErrBodyTooLarge) || attempt >= MalformedRetries || ctx.Err() != nil {
 			return nil, err
 		}
 		c.logger().Warn("openalex answer did not decode; fetching it again", "url", de.url, "attempt", attempt+1, "err", de.err)
@@ -365,31 +364,12 @@ func (c *Client) getJSONOnce(ctx context.Context, u string, v any) error {
 		return redact.Error(err)
 	}
 	c.Ledger.Settle(kind, resp.Header)
-	defer CloseBody(resp)
+	defer fetch.CloseBody(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return NewStatusError(resp, u)
+		return fetch.NewStatusError(resp, u)
 	}
-	if err := DecodeJSON(resp.Body, MaxResponseBytes, v); err != nil {
+	if err := fetch.DecodeJSON(resp.Body, MaxResponseBytes, v); err != nil {
 		return &decodeError{url: redact.Redact(u), err: err}
-	}
-	return nil
-}
-
-// DecodeJSON decodes exactly one JSON value from r into v, reading at most limit
-// bytes (more is ErrBodyTooLarge) and rejecting trailing data after the value.
-func DecodeJSON(r io.Reader, limit int64, v any) error {
-	dec := json.NewDecoder(LimitBody(r, limit))
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return errors.New("empty body")
-		}
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		if err != nil {
-			return err
-		}
-		return errors.New("unexpected data after the JSON value")
 	}
 	return nil
 }

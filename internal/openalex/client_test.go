@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/testkit"
 )
 
@@ -52,7 +53,7 @@ func (r *recorder) client() *Client {
 		APIKey:    "sekrit-key",
 		Mailto:    "me@example.org",
 		UserAgent: "contentdl/1.0 (mailto:me@example.org)",
-		Doer:      ClientDoer{Client: r.srv.Client()},
+		Doer:      fetch.ClientDoer{Client: r.srv.Client()},
 	}
 }
 
@@ -418,9 +419,9 @@ func TestSearchStatusError(t *testing.T) {
 		http.Error(w, `{"error":"Rate limit exceeded"}`, http.StatusTooManyRequests)
 	})
 	_, _, err := collect(t, rec.client(), Query{Search: "x"})
-	var se *StatusError
+	var se *fetch.Error
 	if !errors.As(err, &se) {
-		t.Fatalf("err = %v, want a *StatusError", err)
+		t.Fatalf("err = %v, want a *fetch.Error", err)
 	}
 	if se.Status != 429 || se.RetryAfter != "3600" || strings.Contains(se.URL, "sekrit-key") || !strings.Contains(se.URL, "api_key=REDACTED") {
 		t.Fatalf("status error = %+v", se)
@@ -524,7 +525,7 @@ func TestLookupErrors(t *testing.T) {
 		check  func(error) bool
 	}{
 		{"server error", 503, "unavailable", func(err error) bool {
-			var se *StatusError
+			var se *fetch.Error
 			return errors.As(err, &se) && se.Status == 503 && !errors.Is(err, ErrNotFound)
 		}},
 		{"malformed", 200, `{"id":`, func(err error) bool { return strings.Contains(err.Error(), "decode") }},
@@ -541,38 +542,6 @@ func TestLookupErrors(t *testing.T) {
 				t.Fatalf("err = %v", err)
 			}
 		})
-	}
-}
-
-func TestDecodeJSONLimit(t *testing.T) {
-	var v map[string]string
-	body := `{"a":"` + strings.Repeat("x", 100) + `"}`
-	if err := DecodeJSON(strings.NewReader(body), 50, &v); !errors.Is(err, ErrBodyTooLarge) {
-		t.Fatalf("err = %v, want ErrBodyTooLarge", err)
-	}
-	if err := DecodeJSON(strings.NewReader(body), int64(len(body)), &v); err != nil || len(v["a"]) != 100 {
-		t.Fatalf("exact-size body: %v", err)
-	}
-	if err := DecodeJSON(strings.NewReader(body+"\n\n"), int64(len(body)+2), &v); err != nil {
-		t.Fatalf("trailing whitespace: %v", err)
-	}
-}
-
-func TestClientDoerSendsHeaders(t *testing.T) {
-	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {})
-	hdr := http.Header{"X-Api-Key": {"k"}, "Accept": {"text/html"}}
-	resp, err := ClientDoer{}.Get(context.Background(), 0, rec.srv.URL+"/p", hdr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	CloseBody(resp)
-	got := rec.requests()[0].Header
-	if got.Get("X-Api-Key") != "k" || got.Get("Accept") != "text/html" {
-		t.Fatalf("headers = %v", got)
-	}
-	_, err = ClientDoer{}.Get(context.Background(), 0, "http://127.0.0.1:1/x?api_key=zzz", nil)
-	if err == nil || strings.Contains(err.Error(), "zzz") {
-		t.Fatalf("transport error not redacted: %v", err)
 	}
 }
 

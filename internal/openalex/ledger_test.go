@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/docstokg/contentdl/internal/fetch"
 )
 
 func costHeader(cost, remaining string) http.Header {
@@ -103,7 +105,7 @@ func TestSearchStopsAtBudget(t *testing.T) {
 	}))
 	defer srv.Close()
 	l := NewLedger(0.0035)
-	c := &Client{BaseURL: srv.URL, Doer: ClientDoer{Client: srv.Client()}, Ledger: l}
+	c := &Client{BaseURL: srv.URL, Doer: fetch.ClientDoer{Client: srv.Client()}, Ledger: l}
 	var got []string
 	err := c.Search(context.Background(), Query{Search: "kg"}, nil, func(w Work) error { got = append(got, w.ID); return nil })
 	if !errors.Is(err, ErrBudgetExhausted) {

@@ -473,3 +473,33 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	}
 }
+
+// Retryable agrees with Decide: an outcome is retryable exactly when some policy, on
+// some operation, answers it with anything but success or an immediate Fail.
+func TestRetryableMatchesDecide(t *testing.T) {
+	outs := []Outcome{transport(ErrTimeout), transport(ErrConnRefused), transport(ErrReset), transport(ErrOther),
+		transport(ErrTooSlow), transport(ErrCanceled), transport(ErrTLS), transport(ErrBadScheme), transport(ErrBlocked),
+		resp(0), resp(101), resp(999)}
+	for s := 200; s <= 599; s++ {
+		outs = append(outs, resp(s))
+	}
+	for _, o := range outs {
+		decided := false
+		for _, p := range []Policy{NewLegacy(DefaultConfig()), NewContextual(DefaultConfig())} {
+			for _, op := range Operations() {
+				d := p.Decide(Input{Op: op, Outcome: o, Attempt: 1, Now: t0, Jitter: testJitter})
+				if d.Action != ActionNone && d.Action != Fail {
+					decided = true
+				}
+			}
+		}
+		if got := Retryable(o); got != decided {
+			t.Errorf("Retryable(%d, %s) = %v, but Decide retries or defers it: %v", o.Status, o.Err, got, decided)
+		}
+	}
+	for _, s := range []int{501, 505} {
+		if Retryable(resp(s)) {
+			t.Errorf("Retryable(%d) = true, want false", s)
+		}
+	}
+}

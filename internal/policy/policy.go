@@ -286,6 +286,16 @@ func (d *decider) decide(in Input) Decision {
 	return Decision{Action: Retry, Wait: wait, Reason: why}
 }
 
+// Retryable reports whether the rules ever retry the outcome: a timeout, a connection
+// failure, 408, 429, 500, 502, 503 or 504. Such an outcome may well go otherwise when
+// asked again later, so a caller can use it to tell a transient miss from a final one.
+// Success, 501, 505, other 4xx, odd statuses, TLS, a bad scheme, a blocked address
+// and a cancelled request are not retryable.
+func Retryable(o Outcome) bool {
+	c, _ := classify(o)
+	return c != classSuccess && c != classFatal
+}
+
 // class groups outcomes by how the rules treat them.
 type class uint8
 

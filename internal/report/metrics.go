@@ -12,6 +12,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/fileperm"
+	"github.com/docstokg/contentdl/internal/fleet"
 	"github.com/docstokg/contentdl/internal/policy"
 )
 
@@ -26,7 +27,9 @@ var requestBuckets = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 6
 type Metrics struct {
 	// Shard, when set ("1/3"), labels every series shard="1/3", so the files of
 	// shards on one machine do not collide in the textfile collector.
-	Shard    string
+	Shard string
+	// Fleet, when set, reports the shared limiter's state for the fleet series.
+	Fleet    func() fleet.Stats
 	duration *prometheus.HistogramVec
 	now      func() time.Time
 }
@@ -73,7 +76,11 @@ func (m *Metrics) WriteFile(path string, s *download.Summary, success bool) erro
 	if err := into.Register(m.duration); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	for _, c := range m.summaryCollectors(s, success) {
+	collectors := m.summaryCollectors(s, success)
+	if m.Fleet != nil {
+		collectors = append(collectors, fleetCollectors(m.Fleet())...)
+	}
+	for _, c := range collectors {
 		if err := into.Register(c); err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
@@ -170,3 +177,31 @@ func (m *Metrics) summaryCollectors(s *download.Summary, success bool) []prometh
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// fleetCollectors are the shared limiter's series: members, whether the run ended in
+// fallback (Redis away, local limits), the fallback episodes and the failed calls.
+func fleetCollectors(st fleet.Stats) []prometheus.Collector {
+	members := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "contentdl_fleet_members",
+		Help: "Processes of the fleet alive at the last heartbeat.",
+	})
+	members.Set(float64(st.Members))
+	fallback := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "contentdl_fleet_fallback",
+		Help: "1 when the run ended limiting locally because the fleet's Redis was unreachable.",
+	})
+	if st.Fallback {
+		fallback.Set(1)
+	}
+	episodes := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "contentdl_fleet_fallbacks_total",
+		Help: "Times the run fell back to local limits because the fleet's Redis was unreachable.",
+	})
+	episodes.Add(float64(st.Fallbacks))
+	errs := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "contentdl_fleet_redis_errors_total",
+		Help: "Redis calls of the shared limiter that failed or timed out.",
+	})
+	errs.Add(float64(st.Errors))
+	return []prometheus.Collector{members, fallback, episodes, errs}
+}

@@ -63,6 +63,8 @@ type Progress struct {
 
 	mu        sync.Mutex
 	cooldowns func() map[string]time.Time
+	fleet     func() string // the fleet's state for the line; nil or "" = nothing
+	fleetText string
 	bar       *progressbar.ProgressBar
 	shown     int  // columns of the progress line on screen, 0 when erased
 	broken    bool // a write to out failed: draw no more
@@ -147,6 +149,14 @@ func (p *Progress) newBar() *progressbar.ProgressBar {
 	return bar
 }
 
+// SetFleet adds the fleet's state to the line, polled with the cooldowns (for
+// example "fleet 4" or "fleet away: local limits ÷4").
+func (p *Progress) SetFleet(f func() string) {
+	p.mu.Lock()
+	p.fleet = f
+	p.mu.Unlock()
+}
+
 // SetCooldowns sets (or replaces) the source of cooling hosts, for a caller that
 // builds the fetch client after the progress line.
 func (p *Progress) SetCooldowns(f func() map[string]time.Time) {
@@ -209,13 +219,17 @@ func (p *Progress) WorkDone(classification string, bytes int64) {
 // fresh rate and ETA. The background loop calls it every 500 ms.
 func (p *Progress) Refresh() {
 	p.mu.Lock()
-	src := p.cooldowns
+	src, fleetSrc := p.cooldowns, p.fleet
 	p.mu.Unlock()
 	// Ask for the cooldowns outside p.mu: the fetch client may log (through
 	// LogWriter, which takes p.mu) while holding its own locks.
 	var cool map[string]time.Time
 	if src != nil {
 		cool = src()
+	}
+	fleetText := ""
+	if fleetSrc != nil {
+		fleetText = fleetSrc()
 	}
 	now := p.now()
 	cols := p.cols()
@@ -225,6 +239,7 @@ func (p *Progress) Refresh() {
 	if p.closed {
 		return
 	}
+	p.fleetText = fleetText
 	p.cooling = p.cooling[:0]
 	for h, until := range cool {
 		if until.After(now) {
@@ -372,7 +387,7 @@ func (p *Progress) description(now time.Time) string {
 	var s string
 	for _, cool := range p.coolingTexts(now) {
 		for _, counts := range p.countTexts() {
-			s = joinNonEmpty(" | ", counts, rate, eta, cool)
+			s = joinNonEmpty(" | ", counts, rate, eta, p.fleetText, cool)
 			if room == 0 || utf8.RuneCountInString(s) <= room {
 				return s
 			}

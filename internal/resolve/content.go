@@ -6,14 +6,8 @@ import (
 	"strings"
 
 	"github.com/docstokg/contentdl/internal/openalex"
+	"github.com/docstokg/contentdl/internal/providers"
 )
-
-// NameOpenAlexContent is the optional, paid resolver: OpenAlex's own copies of PDFs
-// on content.openalex.org. It is not in the default order; it runs only when listed.
-const NameOpenAlexContent = "openalex_content"
-
-// DefaultOpenAlexContentBase is the root of OpenAlex's PDF service.
-const DefaultOpenAlexContentBase = "https://content.openalex.org"
 
 // openalexContent yields the work's content_urls.pdf, or
 // {base}/works/{W-id}.pdf when the record does not name one, with the API key. Each
@@ -24,7 +18,7 @@ type openalexContent struct {
 	apiKey string
 }
 
-func (openalexContent) Name() string { return NameOpenAlexContent }
+func (openalexContent) Name() string { return providers.OpenAlexContent }
 
 func (o openalexContent) Resolve(_ context.Context, w *openalex.Work) ([]Candidate, error) {
 	raw := strings.TrimSpace(w.ContentPDFURL)
@@ -41,5 +35,5 @@ func (o openalexContent) Resolve(_ context.Context, w *openalex.Work) ([]Candida
 	q := u.Query()
 	q.Set("api_key", o.apiKey)
 	u.RawQuery = q.Encode()
-	return []Candidate{{URL: u.String(), Resolver: NameOpenAlexContent, Hint: KindPDF, Paid: true}}, nil
+	return []Candidate{{URL: u.String(), Resolver: providers.OpenAlexContent, Hint: KindPDF, Paid: true}}, nil
 }

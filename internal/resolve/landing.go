@@ -13,8 +13,10 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/redact"
 )
 
@@ -160,7 +162,7 @@ type landingPage struct {
 	*httpBase
 }
 
-func (*landingPage) Name() string { return NameLandingPage }
+func (*landingPage) Name() string { return providers.LandingPage }
 
 // Resolve fetches the distinct landing_page_url of the best, primary and other
 // locations (at most MaxLandingPages), and yields the PDF link found on each. A landing
@@ -181,7 +183,7 @@ func (l *landingPage) Resolve(ctx context.Context, w *openalex.Work) ([]Candidat
 		l.log.Debug("landing_page: too many landing pages, fetching the first ones", "work", w.ID, "pages", len(pages), "max", MaxLandingPages)
 		pages = pages[:MaxLandingPages]
 	}
-	c := collector{name: NameLandingPage}
+	c := collector{name: providers.LandingPage}
 	var errs []error
 	for _, p := range pages {
 		if err := ctx.Err(); err != nil {
@@ -212,12 +214,12 @@ func (l *landingPage) fetch(ctx context.Context, page string) (string, Kind, err
 	if err != nil {
 		return "", KindUnknown, redact.Error(err) // the Doer's error names the request and its URL
 	}
-	defer openalex.CloseBody(resp)
+	defer fetch.CloseBody(resp)
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		return "", KindUnknown, nil
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return "", KindUnknown, openalex.NewStatusError(resp, page)
+		return "", KindUnknown, fetch.NewStatusError(resp, page)
 	}
 	// Relative links resolve against the URL that answered, after redirects.
 	base, err := url.Parse(page)

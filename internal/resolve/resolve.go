@@ -4,11 +4,11 @@
 // preference order; the downloader walks the chain, de-duplicates with Seen, and stops
 // at the first valid PDF.
 //
-// Every request goes through the openalex.Doer with op policy.Resolve, so host
-// politeness and retries are handled underneath. A resolver returns (nil, nil) when it
-// has nothing to say about a work (no DOI, unknown DOI, no open copy); it returns an
-// error wrapping *StatusError for any other non-2xx answer, so the caller can see a
-// 429 and defer.
+// Every request goes through a fetch.Doer with op policy.Resolve, so host politeness
+// and retries are handled underneath. A resolver returns (nil, nil) when it has nothing
+// to say about a work (no DOI, unknown DOI, no open copy); it returns an error wrapping
+// a *fetch.Error (fetch.NewStatusError) for any other non-2xx answer, so the caller can
+// see a 429 and defer.
 package resolve
 
 import (
@@ -19,14 +19,10 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/openalex"
+	"github.com/docstokg/contentdl/internal/providers"
 )
-
-// Doer is the request interface shared with discovery.
-type Doer = openalex.Doer
-
-// StatusError is the error (wrapped) for an unexpected HTTP status.
-type StatusError = openalex.StatusError
 
 // Kind hints at what a candidate URL serves. It is a hint only: the downloader sniffs
 // the bytes.
@@ -72,20 +68,11 @@ type Resolver interface {
 	Resolve(ctx context.Context, w *openalex.Work) ([]Candidate, error)
 }
 
-// Default base URLs, used when the corresponding Options field is empty.
-const (
-	DefaultUnpaywallBase       = "https://api.unpaywall.org"
-	DefaultCrossrefBase        = "https://api.crossref.org"
-	DefaultArxivBase           = "https://export.arxiv.org"
-	DefaultEuropePMCBase       = "https://europepmc.org"
-	DefaultEuropePMCRestBase   = "https://www.ebi.ac.uk/europepmc/webservices/rest"
-	DefaultSemanticScholarBase = "https://api.semanticscholar.org"
-)
-
-// Options configures the resolvers. Empty base URLs take the defaults above.
+// Options configures the resolvers. Empty base URLs take the providers table's
+// defaults (providers.UnpaywallBase, …).
 //
 // Europe PMC serves rendered PDFs from europepmc.org and full-text XML from the REST
-// API on www.ebi.ac.uk. With EuropePMCBase empty or equal to DefaultEuropePMCBase both
+// API on www.ebi.ac.uk. With EuropePMCBase empty or equal to providers.EuropePMCBase both
 // real hosts are used. Any other EuropePMCBase (a mirror, a test server, the
 // simulator) serves both from one root: {base}/backend/ptpmcrender.fcgi?accid=PMC<n>&blobtype=pdf
 // and {base}/rest/PMC<n>/fullTextXML.
@@ -97,27 +84,11 @@ type Options struct {
 	EuropePMCBase         string
 	SemanticScholarBase   string
 	SemanticScholarAPIKey string // sent as x-api-key when set
-	OpenAlexContentBase   string // openalex_content's root (DefaultOpenAlexContentBase when empty)
+	OpenAlexContentBase   string // openalex_content's root (providers.OpenAlexContentBase when empty)
 	OpenAlexAPIKey        string // openalex_content sends it as api_key; required by it
 	UserAgent             string
-	Doer                  Doer
+	Doer                  fetch.Doer
 	Logger                *slog.Logger
-}
-
-// The resolver names, in the default order.
-const (
-	NameOpenAlex        = "openalex"
-	NameUnpaywall       = "unpaywall"
-	NameCrossref        = "crossref"
-	NameArxiv           = "arxiv"
-	NameEuropePMC       = "europe_pmc"
-	NameSemanticScholar = "semantic_scholar"
-	NameLandingPage     = "landing_page"
-)
-
-// Names returns the known resolver names in the default order.
-func Names() []string {
-	return []string{NameOpenAlex, NameUnpaywall, NameCrossref, NameArxiv, NameEuropePMC, NameSemanticScholar, NameLandingPage}
 }
 
 // New builds the named resolver. An unknown name, an invalid base URL, or a missing
@@ -131,40 +102,40 @@ func New(name string, o Options) (Resolver, error) {
 		h.ua = "contentdl"
 	}
 	switch name {
-	case NameUnpaywall, NameCrossref, NameSemanticScholar, NameLandingPage:
+	case providers.Unpaywall, providers.Crossref, providers.SemanticScholar, providers.LandingPage:
 		if o.Doer == nil {
 			return nil, fmt.Errorf("resolver %s needs a Doer", name)
 		}
 	}
 	switch name {
-	case NameOpenAlex:
+	case providers.OpenAlex:
 		return openalexResolver{}, nil
-	case NameUnpaywall:
-		base, err := baseURL(name, o.UnpaywallBase, DefaultUnpaywallBase)
+	case providers.Unpaywall:
+		base, err := baseURL(name, o.UnpaywallBase, providers.UnpaywallBase)
 		if err != nil {
 			return nil, err
 		}
 		return &unpaywall{httpBase: h, base: base, mailto: o.Mailto}, nil
-	case NameCrossref:
-		base, err := baseURL(name, o.CrossrefBase, DefaultCrossrefBase)
+	case providers.Crossref:
+		base, err := baseURL(name, o.CrossrefBase, providers.CrossrefBase)
 		if err != nil {
 			return nil, err
 		}
 		return &crossref{httpBase: h, base: base, mailto: o.Mailto}, nil
-	case NameArxiv:
-		base, err := baseURL(name, o.ArxivBase, DefaultArxivBase)
+	case providers.Arxiv:
+		base, err := baseURL(name, o.ArxivBase, providers.ArxivBase)
 		if err != nil {
 			return nil, err
 		}
 		return arxiv{base: base}, nil
-	case NameEuropePMC:
+	case providers.EuropePMC:
 		return newEuropePMC(o.EuropePMCBase)
-	case NameSemanticScholar:
-		base, err := baseURL(name, o.SemanticScholarBase, DefaultSemanticScholarBase)
+	case providers.SemanticScholar:
+		base, err := baseURL(name, o.SemanticScholarBase, providers.SemanticScholarBase)
 		if err != nil {
 			return nil, err
 		}
-		ab, err := baseURL(NameArxiv, o.ArxivBase, DefaultArxivBase)
+		ab, err := baseURL(providers.Arxiv, o.ArxivBase, providers.ArxivBase)
 		if err != nil {
 			return nil, err
 		}
@@ -173,10 +144,10 @@ func New(name string, o Options) (Resolver, error) {
 			return nil, err
 		}
 		return &semanticScholar{httpBase: h, base: base, apiKey: o.SemanticScholarAPIKey, arxiv: arxiv{base: ab}, epmc: ep}, nil
-	case NameLandingPage:
+	case providers.LandingPage:
 		return &landingPage{httpBase: h}, nil
-	case NameOpenAlexContent:
-		base, err := baseURL(name, o.OpenAlexContentBase, DefaultOpenAlexContentBase)
+	case providers.OpenAlexContent:
+		base, err := baseURL(name, o.OpenAlexContentBase, providers.OpenAlexContentBase)
 		if err != nil {
 			return nil, err
 		}
@@ -185,17 +156,17 @@ func New(name string, o Options) (Resolver, error) {
 		}
 		return openalexContent{base: base, apiKey: strings.TrimSpace(o.OpenAlexAPIKey)}, nil
 	}
-	return nil, fmt.Errorf("unknown resolver %q (valid: %s)", name, strings.Join(append(Names(), NameOpenAlexContent), ", "))
+	return nil, fmt.Errorf("unknown resolver %q (valid: %s)", name, strings.Join(providers.ResolverNames(), ", "))
 }
 
 func newEuropePMC(configured string) (europePMC, error) {
-	base, err := baseURL(NameEuropePMC, configured, DefaultEuropePMCBase)
+	base, err := baseURL(providers.EuropePMC, configured, providers.EuropePMCBase)
 	if err != nil {
 		return europePMC{}, err
 	}
 	r := europePMC{renderBase: base, restBase: base + "/rest"}
-	if sameBase(base, DefaultEuropePMCBase) {
-		r.restBase = DefaultEuropePMCRestBase
+	if sameBase(base, providers.EuropePMCBase) {
+		r.restBase = providers.EuropePMCRestBase
 	}
 	return r, nil
 }
@@ -204,7 +175,7 @@ func newEuropePMC(configured string) (europePMC, error) {
 // Names are trimmed and compared case-insensitively; a name listed twice is an error.
 func Chain(order []string, o Options) ([]Resolver, error) {
 	if len(order) == 0 {
-		order = Names()
+		order = providers.DefaultOrder()
 	}
 	seen := make(map[string]bool, len(order))
 	out := make([]Resolver, 0, len(order))

@@ -14,8 +14,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/testkit"
 )
 
@@ -43,10 +45,10 @@ func newServer(t *testing.T, h http.HandlerFunc) *server {
 
 func (s *server) requests() []*http.Request { return s.srv.Requests() }
 
-// doer adapts the server's client to Doer and records the operation of each call.
-func (s *server) doer() Doer {
-	cd := openalex.ClientDoer{Client: s.srv.Client()}
-	return openalex.DoerFunc(func(ctx context.Context, op policy.OperationType, u string, hdr http.Header) (*http.Response, error) {
+// doer adapts the server's client to fetch.Doer and records the operation of each call.
+func (s *server) doer() fetch.Doer {
+	cd := fetch.ClientDoer{Client: s.srv.Client()}
+	return fetch.DoerFunc(func(ctx context.Context, op policy.OperationType, u string, hdr http.Header) (*http.Response, error) {
 		s.mu.Lock()
 		s.ops = append(s.ops, op)
 		s.mu.Unlock()
@@ -98,10 +100,17 @@ var peerj = &openalex.Work{ID: "W2741809807", DOI: "10.7717/peerj.4375", PMCID: 
 
 func TestNamesNewChain(t *testing.T) {
 	want := []string{"openalex", "unpaywall", "crossref", "arxiv", "europe_pmc", "semantic_scholar", "landing_page"}
-	if !reflect.DeepEqual(Names(), want) {
-		t.Fatalf("Names() = %v", Names())
+	if !reflect.DeepEqual(providers.DefaultOrder(), want) {
+		t.Fatalf("providers.DefaultOrder() = %v", providers.DefaultOrder())
 	}
-	o := Options{Doer: openalex.ClientDoer{}}
+	o := Options{Doer: fetch.ClientDoer{}}
+	// Every resolver of the providers table can be built, and names itself as listed.
+	for _, name := range providers.ResolverNames() {
+		r, err := New(name, Options{Doer: o.Doer, OpenAlexAPIKey: "k"})
+		if err != nil || r.Name() != name {
+			t.Errorf("New(%s) = %v, %v; every name in providers.Resolvers must build", name, r, err)
+		}
+	}
 	chain, err := Chain(nil, o)
 	if err != nil || len(chain) != len(want) {
 		t.Fatalf("default chain: %v, %v", chain, err)
@@ -247,19 +256,19 @@ func TestAPIErrors(t *testing.T) {
 		check  func(t *testing.T, err error)
 	}{
 		{"rate limited", 429, map[string]string{"Retry-After": "120"}, `{"message":"Too Many Requests"}`, func(t *testing.T, err error) {
-			var se *StatusError
+			var se *fetch.Error
 			if !errors.As(err, &se) || se.Status != 429 || se.RetryAfter != "120" {
 				t.Fatalf("err = %v", err)
 			}
 		}},
 		{"unprocessable", 422, nil, `{"error":true,"message":"Please specify your email"}`, func(t *testing.T, err error) {
-			var se *StatusError
+			var se *fetch.Error
 			if !errors.As(err, &se) || se.Status != 422 {
 				t.Fatalf("err = %v", err)
 			}
 		}},
 		{"server error", 500, nil, `oops`, func(t *testing.T, err error) {
-			var se *StatusError
+			var se *fetch.Error
 			if !errors.As(err, &se) || se.Status != 500 {
 				t.Fatalf("err = %v", err)
 			}
@@ -275,7 +284,7 @@ func TestAPIErrors(t *testing.T) {
 			}
 		}},
 		{"too large", 200, nil, `{"x":"` + strings.Repeat("a", MaxAPIResponseBytes) + `"}`, func(t *testing.T, err error) {
-			if !errors.Is(err, openalex.ErrBodyTooLarge) {
+			if !errors.Is(err, fetch.ErrBodyTooLarge) {
 				t.Fatalf("err = %v", err)
 			}
 		}},
@@ -308,7 +317,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestTransportErrorIsRedacted(t *testing.T) {
-	o := Options{Mailto: "me@example.org", UnpaywallBase: "http://127.0.0.1:1", Doer: openalex.ClientDoer{}}
+	o := Options{Mailto: "me@example.org", UnpaywallBase: "http://127.0.0.1:1", Doer: fetch.ClientDoer{}}
 	_, err := newResolver(t, "unpaywall", o).Resolve(context.Background(), peerj)
 	if err == nil || strings.Contains(err.Error(), "me@example.org") || !strings.Contains(err.Error(), "email=REDACTED") {
 		t.Fatalf("err = %v", err)
@@ -407,6 +416,9 @@ func TestSemanticScholar(t *testing.T) {
 			_, _ = w.Write(fixture(t, "semantic_scholar_disclaimer_pmc.json"))
 		case "/graph/v1/paper/DOI:10.1/null-pdf":
 			_, _ = io.WriteString(w, `{"paperId":"x","externalIds":{},"openAccessPdf":null}`)
+		case "/graph/v1/paper/DOI:10.1/disclaimer-api":
+			_, _ = io.WriteString(w, `{"paperId":"x","externalIds":{},"openAccessPdf":{"url":"","disclaimer":`+
+				`"Notice: see https://api.unpaywall.org/v2/10.1/disclaimer-api?email=x@example.org and https://doi.org/10.1/disclaimer-api, also at https://repo.example/p.pdf."}}`)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = io.WriteString(w, `{"error":"Paper with id DOI:10.1/nope not found"}`)
@@ -443,6 +455,13 @@ func TestSemanticScholar(t *testing.T) {
 	checkCandidates(t, got, "semantic_scholar", []string{
 		s.srv.URL + "/backend/ptpmcrender.fcgi?accid=PMC1762313&blobtype=pdf", s.srv.URL + "/rest/PMC1762313/fullTextXML",
 		"https://repository.example.edu/bitstream/1234/paper.pdf"}, []Kind{KindPDF, KindXML, KindUnknown})
+	// A disclaimer naming the Unpaywall API (it needs our e-mail) and the DOI (the
+	// landing page itself): only the repository.
+	got, err = r.Resolve(context.Background(), &openalex.Work{ID: "W4", DOI: "10.1/disclaimer-api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCandidates(t, got, "semantic_scholar", []string{"https://repo.example/p.pdf"}, []Kind{KindUnknown})
 	for _, doi := range []string{"10.1016/j.closed.2020.01.001", "10.1/null-pdf", "10.1/nope"} {
 		if got, err := r.Resolve(context.Background(), &openalex.Work{ID: "W", DOI: doi}); got != nil || err != nil {
 			t.Errorf("%s: %v, %v", doi, got, err)
@@ -584,7 +603,7 @@ func TestLandingPage(t *testing.T) {
 	// Errors surface only when no page gave a candidate.
 	w2 := &openalex.Work{ID: "W2", Locations: []openalex.Location{{LandingPageURL: u("/limited")}, {LandingPageURL: u("/fulltext")}}}
 	got, err = r.Resolve(context.Background(), w2)
-	var se *StatusError
+	var se *fetch.Error
 	if got != nil || !errors.As(err, &se) || se.Status != 429 || !strings.Contains(err.Error(), "landing_page") {
 		t.Fatalf("all failed: %v, %v", got, err)
 	}

@@ -12,8 +12,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/docstokg/contentdl/internal/fetch"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/redact"
 )
 
@@ -24,13 +26,13 @@ const MaxAPIResponseBytes = 8 << 20
 // httpBase holds what the resolvers that make requests share.
 type httpBase struct {
 	ua   string
-	doer Doer
+	doer fetch.Doer
 	log  *slog.Logger
 }
 
 // getJSON GETs u (op Resolve) and decodes a 2xx JSON answer into v. found is false,
 // with a nil error, for 404 and 410. Other non-2xx answers give an error wrapping
-// *StatusError; errors never contain unredacted URLs.
+// *fetch.Error; errors never contain unredacted URLs.
 func (h *httpBase) getJSON(ctx context.Context, u string, hdr http.Header, v any) (found bool, err error) {
 	if hdr == nil {
 		hdr = http.Header{}
@@ -41,14 +43,14 @@ func (h *httpBase) getJSON(ctx context.Context, u string, hdr http.Header, v any
 	if err != nil {
 		return false, redact.Error(err) // the Doer's error names the request and its URL
 	}
-	defer openalex.CloseBody(resp)
+	defer fetch.CloseBody(resp)
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		return false, nil
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return false, openalex.NewStatusError(resp, u)
+		return false, fetch.NewStatusError(resp, u)
 	}
-	if err := openalex.DecodeJSON(resp.Body, MaxAPIResponseBytes, v); err != nil {
+	if err := fetch.DecodeJSON(resp.Body, MaxAPIResponseBytes, v); err != nil {
 		return false, fmt.Errorf("decode %s: %w", redact.Redact(u), err)
 	}
 	return true, nil
@@ -57,13 +59,13 @@ func (h *httpBase) getJSON(ctx context.Context, u string, hdr http.Header, v any
 // openalexResolver reads the candidates straight off the OpenAlex record.
 type openalexResolver struct{}
 
-func (openalexResolver) Name() string { return NameOpenAlex }
+func (openalexResolver) Name() string { return providers.OpenAlex }
 
 // Resolve yields best_oa_location's pdf_url, then the pdf_url of the primary location
 // and of every other location, then open_access.oa_url (which may be a landing page,
 // hence KindUnknown). It makes no request.
 func (openalexResolver) Resolve(_ context.Context, w *openalex.Work) ([]Candidate, error) {
-	c := collector{name: NameOpenAlex}
+	c := collector{name: providers.OpenAlex}
 	for _, l := range w.AllLocations() {
 		c.add(l.PDFURL, KindPDF)
 	}
@@ -78,7 +80,7 @@ type unpaywall struct {
 	mailto string
 }
 
-func (*unpaywall) Name() string { return NameUnpaywall }
+func (*unpaywall) Name() string { return providers.Unpaywall }
 
 type unpaywallLocation struct {
 	URLForPDF string `json:"url_for_pdf"`
@@ -110,7 +112,7 @@ func (u *unpaywall) Resolve(ctx context.Context, w *openalex.Work) ([]Candidate,
 	if !found {
 		return nil, nil
 	}
-	c := collector{name: NameUnpaywall}
+	c := collector{name: providers.Unpaywall}
 	if rec.BestOALocation != nil {
 		c.add(rec.BestOALocation.URLForPDF, KindPDF)
 	}
@@ -127,7 +129,7 @@ type crossref struct {
 	mailto string
 }
 
-func (*crossref) Name() string { return NameCrossref }
+func (*crossref) Name() string { return providers.Crossref }
 
 type crossrefLink struct {
 	URL                 string `json:"URL"`
@@ -202,7 +204,7 @@ func crossrefCandidates(links []crossrefLink) []Candidate {
 			}
 		}
 	}
-	c := collector{name: NameCrossref}
+	c := collector{name: providers.Crossref}
 	for _, g := range []struct {
 		links    []crossrefLink
 		kind     Kind
@@ -238,10 +240,16 @@ func hasPDFPath(raw string) bool {
 	return err == nil && strings.HasSuffix(strings.ToLower(u.Path), ".pdf")
 }
 
+// unpaywallHost is the public Unpaywall API's host: a link to it needs our e-mail.
+var unpaywallHost = func() string {
+	u, _ := url.Parse(providers.UnpaywallBase)
+	return u.Hostname()
+}()
+
 // arxiv builds the export.arxiv.org PDF URL from the work's arXiv id.
 type arxiv struct{ base string }
 
-func (arxiv) Name() string { return NameArxiv }
+func (arxiv) Name() string { return providers.Arxiv }
 
 // Resolve yields {base}/pdf/{id} when the work has an arXiv id. It makes no request.
 func (a arxiv) Resolve(_ context.Context, w *openalex.Work) ([]Candidate, error) {
@@ -249,7 +257,7 @@ func (a arxiv) Resolve(_ context.Context, w *openalex.Work) ([]Candidate, error)
 	if id == "" {
 		return nil, nil
 	}
-	return []Candidate{a.candidate(id, NameArxiv)}, nil
+	return []Candidate{a.candidate(id, providers.Arxiv)}, nil
 }
 
 func (a arxiv) candidate(id, resolver string) Candidate {
@@ -259,7 +267,7 @@ func (a arxiv) candidate(id, resolver string) Candidate {
 // europePMC builds Europe PMC render and full-text XML URLs from the PMCID.
 type europePMC struct{ renderBase, restBase string }
 
-func (europePMC) Name() string { return NameEuropePMC }
+func (europePMC) Name() string { return providers.EuropePMC }
 
 // Resolve yields the rendered PDF, then the JATS full-text XML, for a work with a
 // PMCID: ids.pmcid, or one named by a location URL (PMCIDOf). It makes no request;
@@ -269,7 +277,7 @@ func (e europePMC) Resolve(_ context.Context, w *openalex.Work) ([]Candidate, er
 	if pmcid == "" {
 		return nil, nil
 	}
-	return e.candidates(pmcid, NameEuropePMC), nil
+	return e.candidates(pmcid, providers.EuropePMC), nil
 }
 
 // candidates are the full-text endpoints of one PMCID. Both are labelled full text:
@@ -291,7 +299,7 @@ type semanticScholar struct {
 	epmc   europePMC
 }
 
-func (*semanticScholar) Name() string { return NameSemanticScholar }
+func (*semanticScholar) Name() string { return providers.SemanticScholar }
 
 type s2Paper struct {
 	OpenAccessPDF *struct {
@@ -332,7 +340,7 @@ func (s *semanticScholar) Resolve(ctx context.Context, w *openalex.Work) ([]Cand
 }
 
 func (s *semanticScholar) candidates(p *s2Paper) []Candidate {
-	c := collector{name: NameSemanticScholar}
+	c := collector{name: providers.SemanticScholar}
 	if oa := p.OpenAccessPDF; oa != nil {
 		if strings.TrimSpace(oa.URL) != "" {
 			c.add(oa.URL, KindPDF)
@@ -343,10 +351,10 @@ func (s *semanticScholar) candidates(p *s2Paper) []Candidate {
 		}
 	}
 	if id := strings.TrimSpace(p.ExternalIDs.ArXiv); id != "" {
-		c.addCandidate(s.arxiv.candidate(id, NameSemanticScholar))
+		c.addCandidate(s.arxiv.candidate(id, providers.SemanticScholar))
 	}
 	if pmcid := openalex.NormalizePMCID(jsonID(p.ExternalIDs.PubMedCentral)); pmcid != "" {
-		for _, cand := range s.epmc.candidates(pmcid, NameSemanticScholar) {
+		for _, cand := range s.epmc.candidates(pmcid, providers.SemanticScholar) {
 			c.addCandidate(cand)
 		}
 	}
@@ -369,11 +377,11 @@ func jsonID(v any) string {
 // addNamed adds a URL named in a disclaimer.
 func (s *semanticScholar) addNamed(c *collector, u string) {
 	if id := ArxivIDFromURL(u); id != "" {
-		c.addCandidate(s.arxiv.candidate(id, NameSemanticScholar))
+		c.addCandidate(s.arxiv.candidate(id, providers.SemanticScholar))
 		return
 	}
 	if pmcid := PMCIDFromURL(u); pmcid != "" {
-		for _, cand := range s.epmc.candidates(pmcid, NameSemanticScholar) {
+		for _, cand := range s.epmc.candidates(pmcid, providers.SemanticScholar) {
 			c.addCandidate(cand)
 		}
 		return
@@ -383,7 +391,7 @@ func (s *semanticScholar) addNamed(c *collector, u string) {
 		return
 	}
 	switch host := strings.ToLower(pu.Hostname()); {
-	case host == "doi.org" || host == "dx.doi.org" || host == "api.unpaywall.org" || strings.Contains(u, "<"):
+	case host == "doi.org" || host == "dx.doi.org" || host == unpaywallHost || strings.Contains(u, "<"):
 		return // the DOI itself (a landing page) or an API that needs our e-mail
 	}
 	c.add(u, KindUnknown)

@@ -18,6 +18,9 @@ type RequestRecord struct {
 	// Outcome is the status code ("200", "429", …), "reset" or "aborted"; "" while
 	// it has not been answered.
 	Outcome string `json:"outcome"`
+	// Client is the request's User-Agent (at most 200 bytes): it tells the processes
+	// of a fleet apart in a benchmark.
+	Client string `json:"client,omitempty"`
 }
 
 // Window is one Retry-After a host announced: the client should send nothing from

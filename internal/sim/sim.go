@@ -467,7 +467,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	rec := &recorder{ResponseWriter: w, e: e, arrived: now}
 	e.mu.Lock()
-	rec.ref = e.stats.arrive(now, s.sc.PolitenessGrace)
+	rec.ref = e.stats.arrive(now, s.sc.PolitenessGrace, r.UserAgent())
 	allowed := e.limiter == nil || e.limiter.AllowN(now, 1)
 	e.mu.Unlock()
 	defer func() {

@@ -161,11 +161,14 @@ type logRef struct {
 }
 
 // arrive counts a request, checks the politeness window and logs the request.
-func (c *counters) arrive(now time.Time, grace time.Duration) logRef {
+func (c *counters) arrive(now time.Time, grace time.Duration, client string) logRef {
 	ref := logRef{gen: c.gen, seq: -1}
 	if len(c.log) < maxRequestLog {
 		ref.seq = len(c.log)
-		c.log = append(c.log, RequestRecord{Arrived: now.Sub(c.start), Answered: -1})
+		if len(client) > 200 {
+			client = client[:200]
+		}
+		c.log = append(c.log, RequestRecord{Arrived: now.Sub(c.start), Answered: -1, Client: client})
 	} else {
 		c.logFull = true
 	}

@@ -1,5 +1,3 @@
-//go:build unix
-
 package download
 
 import (
@@ -7,15 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/docstokg/contentdl/internal/fileperm"
 	"github.com/docstokg/contentdl/internal/shard"
 )
 
-// lockDir locks OUT for one run with advisory flock(2) locks, which the kernel drops
-// when the process dies, so a killed run never leaves one behind. The rule
-// (docs/fleet.md):
+// lockDir locks OUT for one run with advisory locks (fileperm.TryLock, flock(2)), which
+// the kernel drops when the process dies, so a killed run never leaves one behind. The
+// rule (docs/fleet.md):
 //
 //   - a run without a shard holds OUT/.lock exclusively: no other run may share OUT;
 //   - a run of shard I/N holds OUT/.lock shared, so shards exclude a run without a
@@ -27,20 +24,21 @@ import (
 //
 // Every shard takes its own lock before it looks at the others, so of two runs of
 // different splits starting together at least one sees the other (both may refuse;
-// neither can miss the other).
+// neither can miss the other). Where flock does not exist the lock files are still
+// created (so an unwritable OUT fails here) but nothing is refused.
 func lockDir(out string, s shard.Shard) (func(), error) {
 	if !s.Enabled() {
-		f, err := flockFile(filepath.Join(out, ".lock"), syscall.LOCK_EX)
+		f, err := flockFile(filepath.Join(out, ".lock"), fileperm.LockExclusive)
 		if err != nil {
 			return nil, lockError(out, err, "another run is using it")
 		}
 		return func() { unflock(f) }, nil
 	}
-	dir, err := flockFile(filepath.Join(out, ".lock"), syscall.LOCK_SH)
+	dir, err := flockFile(filepath.Join(out, ".lock"), fileperm.LockShared)
 	if err != nil {
 		return nil, lockError(out, err, "a run without --shard is using it")
 	}
-	own, err := flockFile(filepath.Join(out, s.FileName(".lock", "")), syscall.LOCK_EX)
+	own, err := flockFile(filepath.Join(out, s.FileName(".lock", "")), fileperm.LockExclusive)
 	if err != nil {
 		unflock(dir)
 		return nil, lockError(out, err, "shard "+s.String()+" is already running there")
@@ -51,7 +49,7 @@ func lockDir(out string, s shard.Shard) (func(), error) {
 		if !ok || other.N == s.N {
 			continue
 		}
-		f, err := flockFile(p, syscall.LOCK_SH)
+		f, err := flockFile(p, fileperm.LockShared)
 		if err != nil {
 			unflock(own)
 			unflock(dir)
@@ -62,26 +60,24 @@ func lockDir(out string, s shard.Shard) (func(), error) {
 	return func() { unflock(own); unflock(dir) }, nil
 }
 
-// errHeld says a lock is held by another run.
-var errHeld = errors.New("held")
-
 func lockError(out string, err error, why string) error {
-	if errors.Is(err, errHeld) {
+	if errors.Is(err, fileperm.ErrHeld) {
 		return fmt.Errorf("%w: %s: %s", ErrLocked, out, why)
 	}
 	return fmt.Errorf("%w: %w", ErrOutputNotWritable, err)
 }
 
-// flockFile opens (creating) path and locks it without waiting.
-func flockFile(path string, how int) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, fileperm.Shared)
+// flockFile opens (creating) path and locks it without waiting; fileperm.ErrHeld
+// when another run holds it.
+func flockFile(path string, how fileperm.LockMode) (*os.File, error) {
+	f, err := fileperm.OpenLock(path, fileperm.Shared)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
+	if err := fileperm.TryLock(f, how); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, errHeld
+		if errors.Is(err, fileperm.ErrHeld) {
+			return nil, err
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -89,6 +85,6 @@ func flockFile(path string, how int) (*os.File, error) {
 }
 
 func unflock(f *os.File) {
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	fileperm.Unlock(f)
 	f.Close()
 }

@@ -1,7 +1,8 @@
-package openalex
+package fetch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +15,8 @@ import (
 // Doer performs one logical GET, with host politeness and retries handled underneath.
 // It returns the final response (any status; the caller closes the body) or an error.
 // op tells the retry policy which rules apply (policy.ManifestFetch for OpenAlex,
-// policy.Resolve for resolver APIs and landing pages).
+// policy.Resolve for resolver APIs and landing pages). *Client is the Doer of a run;
+// openalex and resolve take the interface, so their tests can use a ClientDoer.
 type Doer interface {
 	Get(ctx context.Context, op policy.OperationType, url string, hdr http.Header) (*http.Response, error)
 }
@@ -29,7 +31,7 @@ func (f DoerFunc) Get(ctx context.Context, op policy.OperationType, url string, 
 
 // ClientDoer adapts a plain *http.Client to Doer: one request per call, with no host
 // politeness and no retries. It is meant for tests and one-off tools; runs use the
-// fetch path. A nil Client means http.DefaultClient.
+// Client. A nil Client means http.DefaultClient.
 type ClientDoer struct {
 	Client *http.Client
 }
@@ -51,35 +53,16 @@ func (d ClientDoer) Get(ctx context.Context, _ policy.OperationType, url string,
 	return resp, redact.Error(err)
 }
 
-// StatusError reports a response whose status is not 2xx (and, for resolvers, not an
-// expected 404). URL is already redacted. RetryAfter is the raw Retry-After header,
-// if any, so a caller can tell a quota from a transient failure.
-type StatusError struct {
-	Status     int
-	URL        string
-	RetryAfter string
-}
-
-// Error describes the status and the URL.
-func (e *StatusError) Error() string {
-	text := http.StatusText(e.Status)
-	if text == "" {
-		text = "unexpected status"
-	}
-	msg := fmt.Sprintf("HTTP %d %s from %s", e.Status, text, redact.Short(e.URL))
-	if e.RetryAfter != "" {
-		msg += " (Retry-After: " + e.RetryAfter + ")"
-	}
-	return msg
-}
-
-// NewStatusError builds a StatusError from a response, redacting its URL. It neither
-// reads nor closes the body.
-func NewStatusError(resp *http.Response, rawURL string) *StatusError {
+// NewStatusError is the *Error for an answer whose status the caller cannot use (a
+// non-2xx API answer, a candidate that is not 200). Its Decision is ActionNone: the
+// policy let the answer through, and the caller decides what comes next. The URL is
+// the answer's (after redirects), redacted. It neither reads nor closes the body.
+func NewStatusError(resp *http.Response, rawURL string) *Error {
 	if resp.Request != nil && resp.Request.URL != nil {
 		rawURL = resp.Request.URL.String()
 	}
-	return &StatusError{Status: resp.StatusCode, URL: redact.Redact(rawURL), RetryAfter: resp.Header.Get("Retry-After")}
+	return &Error{URL: redact.Redact(rawURL), Host: HostOf(rawURL), Status: resp.StatusCode,
+		RetryAfter: resp.Header.Get("Retry-After")}
 }
 
 // ErrBodyTooLarge is returned when a response body exceeds the size limit for its kind.
@@ -114,6 +97,25 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
 	return n, err
+}
+
+// DecodeJSON decodes exactly one JSON value from r into v, reading at most limit
+// bytes (more is ErrBodyTooLarge) and rejecting trailing data after the value.
+func DecodeJSON(r io.Reader, limit int64, v any) error {
+	dec := json.NewDecoder(LimitBody(r, limit))
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("empty body")
+		}
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			return err
+		}
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
 }
 
 // CloseBody drains a bounded amount of the body, so the connection can be reused,
