@@ -68,7 +68,7 @@ func newRunWiring(ctx context.Context, st *State, o *RunOptions) (*runWiring, er
 	}
 	logOut := st.Stderr
 	if showProgress {
-		w.Progress = report.NewProgress(st.Stderr, nil, w.Clock.Now)
+		w.Progress = report.NewProgress(st.Stderr, nil, w.Clock)
 		w.onClose(w.Progress.Close)
 		logOut = w.Progress.LogWriter()
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/fileperm"
 	"github.com/docstokg/contentdl/internal/fleet"
@@ -42,12 +43,12 @@ func NewMetrics() *Metrics {
 			Help:    "Time to response headers (or to the transport error) of every HTTP attempt, by host.",
 			Buckets: requestBuckets,
 		}, []string{"host"}),
-		now: time.Now,
+		now: clock.Real{}.Now,
 	}
 }
 
 // SetClock makes the metrics tell the time (the last run's time, when a run ended
-// without a summary) with now instead of time.Now.
+// without a summary) with now instead of the real clock.
 func (m *Metrics) SetClock(now func() time.Time) {
 	if now != nil {
 		m.now = now

@@ -13,6 +13,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/manifest"
 )
@@ -86,26 +87,27 @@ type Progress struct {
 // NewProgress starts a progress line on w (stderr). cooldowns, polled every 500 ms,
 // lists the hosts closed right now and until when (fetch.Client.Cooldowns); it may be
 // nil, and may be set later with SetCooldowns. clk tells the time for the rate and
-// the ETA; nil means time.Now. Call Close when the run ends.
-func NewProgress(w io.Writer, cooldowns func() map[string]time.Time, clk func() time.Time) *Progress {
+// the ETA and paces the refresh (every 500 ms of its time); nil means the real clock.
+// Call Close when the run ends.
+func NewProgress(w io.Writer, cooldowns func() map[string]time.Time, clk clock.Clock) *Progress {
 	return newProgress(w, cooldowns, clk, refreshEvery, func() int { return termColumns(w) })
 }
 
 // newProgress is NewProgress with the refresh interval (0: no background refresh)
 // and the terminal width made explicit, for tests.
-func newProgress(w io.Writer, cooldowns func() map[string]time.Time, clk func() time.Time,
+func newProgress(w io.Writer, cooldowns func() map[string]time.Time, clk clock.Clock,
 	every time.Duration, cols func() int) *Progress {
 	if clk == nil {
-		clk = time.Now
+		clk = clock.Real{}
 	}
 	if cols == nil {
 		cols = func() int { return 0 }
 	}
 	p := &Progress{
-		out: w, now: clk, cols: cols, cooldowns: cooldowns,
+		out: w, now: clk.Now, cols: cols, cooldowns: cooldowns,
 		stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
-	p.start = clk()
+	p.start = clk.Now()
 	p.history = []sample{{at: p.start}}
 	p.width = cols()
 	p.mu.Lock()
@@ -113,7 +115,7 @@ func newProgress(w io.Writer, cooldowns func() map[string]time.Time, clk func() 
 	p.redraw()
 	p.mu.Unlock()
 	if every > 0 {
-		go p.loop(every)
+		go p.loop(clock.NewTicker(clk, every))
 	} else {
 		close(p.stopped)
 	}
@@ -263,9 +265,8 @@ func (p *Progress) Refresh() {
 	p.redraw()
 }
 
-func (p *Progress) loop(every time.Duration) {
+func (p *Progress) loop(t *clock.Ticker) {
 	defer close(p.stopped)
-	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -54,7 +55,7 @@ func TestProgressShowsCountsRateETAAndCooldowns(t *testing.T) {
 		"d.example":        t0.Add(26 * time.Hour),
 	}
 	var buf bytes.Buffer
-	p := newProgress(&buf, func() map[string]time.Time { return cool }, clk.Now, 0, noWidth)
+	p := newProgress(&buf, func() map[string]time.Time { return cool }, clk, 0, noWidth)
 	p.SetTotal(10)
 	clk.Advance(2 * time.Second)
 	p.WorkDone("pdf", 2_000_000)
@@ -88,7 +89,7 @@ func TestProgressShowsCountsRateETAAndCooldowns(t *testing.T) {
 func TestProgressUnknownTotal(t *testing.T) {
 	clk := clock.NewFake(t0)
 	var buf bytes.Buffer
-	p := newProgress(&buf, nil, clk.Now, 0, noWidth)
+	p := newProgress(&buf, nil, clk, 0, noWidth)
 	defer p.Close()
 	if _, cur := screen(buf.String()); !strings.Contains(cur, "(0/-)") {
 		t.Errorf("no initial line before any event: %q", cur)
@@ -107,7 +108,7 @@ func TestProgressUnknownTotal(t *testing.T) {
 func TestProgressTotalArrivesLateOrIsExceeded(t *testing.T) {
 	clk := clock.NewFake(t0)
 	var buf bytes.Buffer
-	p := newProgress(&buf, nil, clk.Now, 0, noWidth)
+	p := newProgress(&buf, nil, clk, 0, noWidth)
 	defer p.Close()
 	for range 3 {
 		p.WorkDone("pdf", 10)
@@ -130,7 +131,7 @@ func TestProgressLogLinesAreWholeUnderConcurrency(t *testing.T) {
 	clk := clock.NewFake(t0)
 	var buf testkit.Buffer
 	cool := func() map[string]time.Time { return map[string]time.Time{"api.example": clk.Now().Add(time.Minute)} }
-	p := newProgress(&buf, cool, clk.Now, time.Millisecond, noWidth) // background refresh on
+	p := newProgress(&buf, cool, clk, time.Millisecond, noWidth) // background refresh on
 	log := p.LogWriter()
 
 	const writers, perWriter = 8, 60
@@ -190,7 +191,7 @@ func TestProgressLogLinesAreWholeUnderConcurrency(t *testing.T) {
 
 func TestProgressLogWriterJoinsPartialWrites(t *testing.T) {
 	var buf bytes.Buffer
-	p := newProgress(&buf, nil, clock.NewFake(t0).Now, 0, noWidth)
+	p := newProgress(&buf, nil, clock.NewFake(t0), 0, noWidth)
 	w := p.LogWriter()
 	for _, s := range []string{"hello ", "world\nsec", "ond"} {
 		if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
@@ -214,7 +215,7 @@ func TestProgressLogWriterJoinsPartialWrites(t *testing.T) {
 
 func TestProgressSilentAfterClose(t *testing.T) {
 	var buf bytes.Buffer
-	p := newProgress(&buf, nil, clock.NewFake(t0).Now, 0, noWidth)
+	p := newProgress(&buf, nil, clock.NewFake(t0), 0, noWidth)
 	p.Close()
 	n := buf.Len()
 	p.SetTotal(5)
@@ -233,7 +234,7 @@ func TestProgressFitsTheTerminal(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	cols := 80
-	p := newProgress(&buf, func() map[string]time.Time { return cool }, clk.Now, 0, func() int { return cols })
+	p := newProgress(&buf, func() map[string]time.Time { return cool }, clk, 0, func() int { return cols })
 	defer p.Close()
 	p.SetTotal(1000)
 	for range 120 {
@@ -272,7 +273,7 @@ func TestProgressCooldownSourceMayLog(t *testing.T) {
 		fmt.Fprintln(p.LogWriter(), "level=WARN msg=cooling")
 		return nil
 	}
-	p = newProgress(&buf, nil, clock.NewFake(t0).Now, 0, noWidth)
+	p = newProgress(&buf, nil, clock.NewFake(t0), 0, noWidth)
 	p.SetCooldowns(src)
 	done := make(chan struct{})
 	go func() { p.Refresh(); close(done) }()
@@ -331,7 +332,7 @@ func TestProgressShortensInOrder(t *testing.T) {
 		{50, "saved 1 | 250 kB/s ..."},
 	} {
 		var buf bytes.Buffer
-		p := newProgress(&buf, func() map[string]time.Time { return cool }, clk.Now, 0, func() int { return c.cols })
+		p := newProgress(&buf, func() map[string]time.Time { return cool }, clk, 0, func() int { return c.cols })
 		p.SetTotal(40)
 		clk.Advance(4 * time.Second)
 		p.WorkDone("pdf", 1_000_000)
@@ -358,7 +359,7 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 // A display that cannot write gives up quietly; log lines still report the error.
 func TestProgressStopsDrawingWhenTheWriterFails(t *testing.T) {
 	fw := &failingWriter{}
-	p := newProgress(fw, nil, clock.NewFake(t0).Now, 0, noWidth)
+	p := newProgress(fw, nil, clock.NewFake(t0), 0, noWidth)
 	defer p.Close()
 	n := fw.writes
 	if n != 1 {
@@ -372,5 +373,31 @@ func TestProgressStopsDrawingWhenTheWriterFails(t *testing.T) {
 	}
 	if _, err := p.LogWriter().Write([]byte("level=ERROR msg=x\n")); err == nil {
 		t.Error("a failed log write returned no error")
+	}
+}
+
+// The background refresh is paced by the progress line's clock: on a fake clock it
+// polls the cooldowns only when the fake time passes the refresh interval.
+func TestProgressRefreshFollowsItsClock(t *testing.T) {
+	clk := clock.NewFake(t0)
+	var polls atomic.Int64
+	cool := func() map[string]time.Time { polls.Add(1); return nil }
+	var buf testkit.Buffer
+	const every = time.Hour // the wall clock never gets there during the test
+	p := newProgress(&buf, cool, clk, every, noWidth)
+	defer p.Close()
+	before := polls.Load()
+	clk.Advance(every - time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // a wall-clock or early refresh would poll by now
+	if n := polls.Load(); n != before {
+		t.Fatalf("refreshed %d times before the clock reached the interval", n-before)
+	}
+	clk.Advance(time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for polls.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no refresh after the clock passed the interval")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
