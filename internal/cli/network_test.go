@@ -14,6 +14,7 @@ import (
 
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/manifest"
+	"github.com/docstokg/contentdl/internal/sim"
 )
 
 // countingListener counts the connections a server accepts.
@@ -158,10 +159,13 @@ func TestNetworkGuardBlocksRedirectToDeniedAddress(t *testing.T) {
 // A bad network.deny entry is a usage error (exit 2) naming the key and its source,
 // before any request.
 func TestNetworkDenyBadEntryExits2(t *testing.T) {
-	var hits atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
-	t.Cleanup(srv.Close)
-	env := hermeticEnv(t, srv.URL, srv.URL, map[string]string{"DOCSTOKG_NETWORK_DENY": "10.0.0.0/8,metadata.internal"})
+	s, err := sim.Start(sim.Scenario{Name: "deny", Seed: 1, Topic: "x", Works: sim.WorksSpec{Count: 3}, PDFSize: sim.MinPDFSize,
+		Hosts: []sim.HostSpec{{Name: "pub"}}}, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	env := hermeticEnv(t, s.OpenAlexURL(), s.UnpaywallURL(), map[string]string{"DOCSTOKG_NETWORK_DENY": "10.0.0.0/8,metadata.internal"})
 	w := &world{clk: clock.NewFake(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))}
 	res := runMain(t, w, env, "run", "--topic", "x", "--out", filepath.Join(t.TempDir(), "out"))
 	if res.code != ExitUsage {
@@ -170,7 +174,9 @@ func TestNetworkDenyBadEntryExits2(t *testing.T) {
 	if !strings.Contains(res.stderr, "network.deny[1] = metadata.internal (from env DOCSTOKG_NETWORK_DENY)") {
 		t.Errorf("stderr = %s", res.stderr)
 	}
-	if hits.Load() != 0 {
-		t.Error("a request was sent despite the configuration error")
+	for _, h := range s.Stats().Hosts {
+		if h.Requests != 0 {
+			t.Errorf("%d requests reached %s despite the configuration error", h.Requests, h.Name)
+		}
 	}
 }
