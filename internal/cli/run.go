@@ -248,15 +248,8 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 		observe = metrics.ObserveRequest
 	}
 
-	var pol policy.Policy
-	if cfg.EnableContextualRetry {
-		pol = policy.NewContextual(policyConfig(cfg))
-	} else {
-		pol = policy.NewLegacy(policyConfig(cfg))
-	}
-	log.Info("retry policy: "+pol.Name(), "retry_policy", pol.Name(), "provider_learning", cfg.EnableProviderLearning)
-	warnAtStart(log, cfg)
-
+	// The fleet's Redis is checked before anything is logged or fetched: a wrong
+	// address or password is one line and exit 2.
 	fl, err := openFleet(ctx, cfg, clk, log)
 	if err != nil {
 		return err
@@ -272,6 +265,15 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 			prog.SetFleet(fleetStatus(fl))
 		}
 	}
+
+	var pol policy.Policy
+	if cfg.EnableContextualRetry {
+		pol = policy.NewContextual(policyConfig(cfg))
+	} else {
+		pol = policy.NewLegacy(policyConfig(cfg))
+	}
+	log.Info("retry policy: "+pol.Name(), "retry_policy", pol.Name(), "provider_learning", cfg.EnableProviderLearning)
+	warnAtStart(log, cfg)
 
 	var tracker *learning.Tracker
 	var learner fetch.Learner

@@ -130,6 +130,7 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 	if o.Member == "" {
 		o.Member = fmt.Sprintf("member-%08x", rand.Uint32())
 	}
+	quietRedisLog.Do(func() { redis.SetLogger(discardLogger{}) })
 	ro, err := redis.ParseURL(o.URL)
 	if err != nil {
 		return nil, &ConfigError{Msg: "not a Redis URL (want redis://host:port/db): " + scrubURL(err.Error(), o.URL), Err: err}
@@ -171,15 +172,25 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 	return c, nil
 }
 
+// go-redis logs connection failures itself, on the process's stderr; the client
+// reports every failure through its errors and its own logger instead.
+var quietRedisLog sync.Once
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}
+
 // startError says in one line why Redis could not be used at start.
 func startError(addr string, err error) string {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "NOAUTH"), strings.Contains(msg, "invalid password"),
+	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "invalid password"),
 		strings.Contains(msg, "invalid username-password"):
-		return "redis at " + addr + " refused the credentials (check the user and password in the URL): " + firstLine(msg)
+		return "redis at " + addr + " refused the credentials: check the user and password in the URL (WRONGPASS)"
+	case strings.Contains(msg, "NOAUTH"):
+		return "redis at " + addr + " refused the credentials: it needs a password in the URL (NOAUTH)"
 	case strings.Contains(msg, "NOPERM"):
-		return "redis at " + addr + " does not allow this user to run scripts (NOPERM): " + firstLine(msg)
+		return "redis at " + addr + " does not let this user run scripts (NOPERM)"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") {
