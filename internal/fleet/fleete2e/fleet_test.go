@@ -299,6 +299,9 @@ func TestFleetSharesOneHostsBudget(t *testing.T) {
 	codes := fr.wait(t, 2*time.Minute)
 	f := fr.figures(t)
 	report(t, "shared", f)
+	if os.Getenv("FLEET_LOGS") != "" { // FLEET_LOGS=1 shows what each member logged
+		t.Log(fr.logs())
+	}
 	for i, c := range codes {
 		if c != 0 {
 			t.Fatalf("member %d exited %d\n%s", i+1, c, fr.logs())
