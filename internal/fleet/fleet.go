@@ -76,8 +76,8 @@ type Client struct {
 	errs      atomic.Int64
 	seq       atomic.Uint64
 
-	mu      sync.Mutex
-	held    map[string]map[string]struct{} // host → lease ids this member holds
+	mu    sync.Mutex
+	held  map[string]map[string]struct{} // host → lease ids this member holds
 	watch []Watcher
 }
 
