@@ -66,7 +66,8 @@ type Client struct {
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the heartbeat and the reconnect loop
+	relWG  sync.WaitGroup // lease releases under way
 
 	fallback  atomic.Bool
 	fails     atomic.Int32
@@ -254,6 +255,7 @@ func (c *Client) Stats() Stats {
 
 // Close stops the heartbeat, gives back this member's leases and leaves the fleet.
 func (c *Client) Close() error {
+	c.relWG.Wait() // let the last requests' leases go back before the context ends
 	c.cancel()
 	c.wg.Wait()
 	if !c.fallback.Load() {
@@ -542,9 +544,9 @@ func (c *Client) Release(host, lease string) {
 	if !held || c.fallback.Load() {
 		return
 	}
-	c.wg.Add(1)
+	c.relWG.Add(1)
 	go func() {
-		defer c.wg.Done()
+		defer c.relWG.Done()
 		_ = c.call(func(ctx context.Context) error { return c.rdb.ZRem(ctx, c.leaseKey(host), lease).Err() })
 	}()
 }
