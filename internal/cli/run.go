@@ -225,12 +225,14 @@ func runRun(ctx context.Context, st *State, o *RunOptions) (retErr error) {
 	}
 	defer w.close()
 	log := w.Log
-	pol := w.Policy()
-	log.Info("retry policy: "+pol.Name(), "retry_policy", pol.Name(), "provider_learning", cfg.EnableProviderLearning)
-	warnAtStart(log, cfg)
+	// The fleet's Redis is checked before anything is logged or fetched: a wrong
+	// address or password is one line and exit 2.
 	if _, err := w.Fleet(); err != nil {
 		return err
 	}
+	pol := w.Policy()
+	log.Info("retry policy: "+pol.Name(), "retry_policy", pol.Name(), "provider_learning", cfg.EnableProviderLearning)
+	warnAtStart(log, cfg)
 	tracker := w.Tracker()
 	runner, err := w.Runner()
 	if err != nil {

@@ -34,6 +34,7 @@ import (
 	"github.com/docstokg/contentdl/internal/learning"
 	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/redact"
 )
 
@@ -102,7 +103,7 @@ func New(o Options) *Client {
 		o.Timeout = 60 * time.Second
 	}
 	if o.ProviderOf == nil {
-		o.ProviderOf = func(string) string { return "web" }
+		o.ProviderOf = func(string) string { return providers.Web }
 	}
 	if o.LimitFor == nil {
 		o.LimitFor = func(string) HostLimit { return HostLimit{RPS: 5, Burst: 1, Concurrency: 4, Cooldown: 2 * time.Second} }

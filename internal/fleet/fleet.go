@@ -66,7 +66,8 @@ type Client struct {
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the heartbeat and the reconnect loop
+	relWG  sync.WaitGroup // lease releases under way
 
 	fallback  atomic.Bool
 	fails     atomic.Int32
@@ -76,8 +77,8 @@ type Client struct {
 	errs      atomic.Int64
 	seq       atomic.Uint64
 
-	mu      sync.Mutex
-	held    map[string]map[string]struct{} // host → lease ids this member holds
+	mu    sync.Mutex
+	held  map[string]map[string]struct{} // host → lease ids this member holds
 	watch []Watcher
 }
 
@@ -130,6 +131,7 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 	if o.Member == "" {
 		o.Member = fmt.Sprintf("member-%08x", rand.Uint32())
 	}
+	quietRedisLog.Do(func() { redis.SetLogger(discardLogger{}) })
 	ro, err := redis.ParseURL(o.URL)
 	if err != nil {
 		return nil, &ConfigError{Msg: "not a Redis URL (want redis://host:port/db): " + scrubURL(err.Error(), o.URL), Err: err}
@@ -171,15 +173,25 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 	return c, nil
 }
 
+// go-redis logs connection failures itself, on the process's stderr; the client
+// reports every failure through its errors and its own logger instead.
+var quietRedisLog sync.Once
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(context.Context, string, ...any) {}
+
 // startError says in one line why Redis could not be used at start.
 func startError(addr string, err error) string {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "NOAUTH"), strings.Contains(msg, "invalid password"),
+	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "invalid password"),
 		strings.Contains(msg, "invalid username-password"):
-		return "redis at " + addr + " refused the credentials (check the user and password in the URL): " + firstLine(msg)
+		return "redis at " + addr + " refused the credentials: check the user and password in the URL (WRONGPASS)"
+	case strings.Contains(msg, "NOAUTH"):
+		return "redis at " + addr + " refused the credentials: it needs a password in the URL (NOAUTH)"
 	case strings.Contains(msg, "NOPERM"):
-		return "redis at " + addr + " does not allow this user to run scripts (NOPERM): " + firstLine(msg)
+		return "redis at " + addr + " does not let this user run scripts (NOPERM)"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") {
@@ -243,6 +255,7 @@ func (c *Client) Stats() Stats {
 
 // Close stops the heartbeat, gives back this member's leases and leaves the fleet.
 func (c *Client) Close() error {
+	c.relWG.Wait() // let the last requests' leases go back before the context ends
 	c.cancel()
 	c.wg.Wait()
 	if !c.fallback.Load() {
@@ -531,9 +544,9 @@ func (c *Client) Release(host, lease string) {
 	if !held || c.fallback.Load() {
 		return
 	}
-	c.wg.Add(1)
+	c.relWG.Add(1)
 	go func() {
-		defer c.wg.Done()
+		defer c.relWG.Done()
 		_ = c.call(func(ctx context.Context) error { return c.rdb.ZRem(ctx, c.leaseKey(host), lease).Err() })
 	}()
 }

@@ -401,3 +401,25 @@ func TestProgressRefreshFollowsItsClock(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestProgressShowsTheFleet: the fleet's state, polled with the cooldowns, is on the
+// line, and a change (Redis away) shows at the next refresh.
+func TestProgressShowsTheFleet(t *testing.T) {
+	clk := clock.NewFake(t0)
+	var buf bytes.Buffer
+	p := newProgress(&buf, nil, clk, 0, noWidth)
+	defer p.Close()
+	state := "fleet 4"
+	p.SetFleet(func() string { return state })
+	p.SetTotal(10)
+	p.WorkDone("pdf", 1000)
+	p.Refresh()
+	if _, cur := screen(buf.String()); !strings.Contains(cur, "| fleet 4") {
+		t.Fatalf("progress line %q lacks the fleet", cur)
+	}
+	state = "fleet away: local limits ÷4"
+	p.Refresh()
+	if _, cur := screen(buf.String()); !strings.Contains(cur, "fleet away: local limits ÷4") {
+		t.Fatalf("progress line %q does not show the fallback", cur)
+	}
+}

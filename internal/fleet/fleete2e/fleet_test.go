@@ -45,6 +45,7 @@ const (
 type fleetRun struct {
 	s     *sim.Sim
 	out   string
+	dir   string
 	procs []*proc
 }
 
@@ -79,14 +80,14 @@ func startFleet(t *testing.T, works int, redisURL string) *fleetRun {
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fr := &fleetRun{s: s, out: filepath.Join(dir, "out")}
+	fr := &fleetRun{s: s, out: filepath.Join(dir, "out"), dir: dir}
 	dead := "http://127.0.0.1:1"
 	for i := 1; i <= members; i++ {
 		p := &proc{done: make(chan struct{})}
 		args := []string{"run", "--topic", "fleet coordination", "--out", fr.out, "--config", cfgFile,
 			"--shard", fmt.Sprintf("%d/%d", i, members), "--workers", "8",
 			"--enable-provider-learning", "--enable-contextual-retry", "--progress", "never",
-			"--mailto", fmt.Sprintf("member%d@example.org", i)}
+			"--mailto", fmt.Sprintf("member%d@example.org", i), "--metrics-file", filepath.Join(dir, "m.prom")}
 		if redisURL != "" {
 			args = append(args, "--redis", redisURL)
 		}
@@ -246,6 +247,28 @@ func (fr *fleetRun) checkOnce(t *testing.T) {
 	}
 }
 
+// metric sums a metric's values over the members' metrics files (m.shard-I-of-N.prom).
+func (fr *fleetRun) metric(t *testing.T, name string) (sum float64, files int) {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(fr.dir, "m.shard-*.prom"))
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if rest, ok := strings.CutPrefix(line, name+"{"); ok {
+				var v float64
+				if _, err := fmt.Sscan(rest[strings.IndexByte(rest, '}')+1:], &v); err == nil {
+					sum += v
+					files++
+				}
+			}
+		}
+	}
+	return sum, files
+}
+
 func head(s []string) []string { return s[:min(len(s), 5)] }
 
 func (fr *fleetRun) logs() string {
@@ -276,6 +299,9 @@ func TestFleetSharesOneHostsBudget(t *testing.T) {
 	codes := fr.wait(t, 2*time.Minute)
 	f := fr.figures(t)
 	report(t, "shared", f)
+	if os.Getenv("FLEET_LOGS") != "" { // FLEET_LOGS=1 shows what each member logged
+		t.Log(fr.logs())
+	}
 	for i, c := range codes {
 		if c != 0 {
 			t.Fatalf("member %d exited %d\n%s", i+1, c, fr.logs())
@@ -296,6 +322,9 @@ func TestFleetSharesOneHostsBudget(t *testing.T) {
 	}
 	if len(f.perProc) != members {
 		t.Errorf("requests came from %d clients, want %d: %v", len(f.perProc), members, f.perProc)
+	}
+	if n, files := fr.metric(t, "contentdl_fleet_fallback"); files != members || n != 0 {
+		t.Errorf("contentdl_fleet_fallback: %v over %d metrics files, want 0 over %d", n, files, members)
 	}
 }
 
@@ -360,5 +389,8 @@ func TestFleetSurvivesRedisRestart(t *testing.T) {
 	}
 	if fell == 0 {
 		t.Errorf("no member logged the fallback\n%s", fr.logs())
+	}
+	if n, files := fr.metric(t, "contentdl_fleet_fallbacks_total"); files != members || n < float64(fell) {
+		t.Errorf("contentdl_fleet_fallbacks_total: %v over %d files, want at least %d (the members that logged it)", n, files, fell)
 	}
 }
