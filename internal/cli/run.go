@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -162,32 +161,6 @@ func userAgent(mailto string) string {
 		ua += "; mailto:" + mailto
 	}
 	return ua + ")"
-}
-
-// providerMap labels the configured API hosts with their provider names; every other
-// host is "web".
-func providerMap(cfg *config.Config) func(string) string {
-	m := map[string]string{}
-	add := func(raw, name string) {
-		if u, err := url.Parse(raw); err == nil && u.Host != "" {
-			if _, ok := m[u.Host]; !ok {
-				m[u.Host] = name
-			}
-		}
-	}
-	add(cfg.OpenAlex.BaseURL, "openalex")
-	add(cfg.OpenAlex.ContentBaseURL, "openalex")
-	add(cfg.Unpaywall.BaseURL, "unpaywall")
-	add(cfg.Crossref.BaseURL, "crossref")
-	add(cfg.Arxiv.BaseURL, "arxiv")
-	add(cfg.EuropePMC.BaseURL, "europe_pmc")
-	add(cfg.SemanticScholar.BaseURL, "semantic_scholar")
-	return func(host string) string {
-		if p, ok := m[host]; ok {
-			return p
-		}
-		return "web"
-	}
 }
 
 func policyConfig(cfg *config.Config) policy.Config {

@@ -17,6 +17,7 @@ import (
 	"github.com/docstokg/contentdl/internal/netguard"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
+	"github.com/docstokg/contentdl/internal/providers"
 	"github.com/docstokg/contentdl/internal/report"
 	"github.com/docstokg/contentdl/internal/resolve"
 )
@@ -173,7 +174,7 @@ func (w *runWiring) newFetch() *fetch.Client {
 		MinSpeed:       cfg.Download.MinSpeed,
 		MinSpeedWindow: cfg.Download.MinSpeedWindow,
 		LimitFor:       func(h string) fetch.HostLimit { return toHostLimit(cfg.HostLimitFor(h)) },
-		ProviderOf:     providerMap(cfg),
+		ProviderOf:     cfg.ProviderOf(),
 		Learner:        learner,
 		Fleet:          fleetOpt,
 		Observe:        observe,
@@ -190,7 +191,7 @@ func (w *runWiring) newOpenAlex() *openalex.Client {
 	cfg := w.cfg
 	oa := &openalex.Client{BaseURL: cfg.OpenAlex.BaseURL, APIKey: cfg.OpenAlex.APIKey, Mailto: cfg.Mailto,
 		PerPage: cfg.OpenAlex.PerPage, UserAgent: userAgent(cfg.Mailto), Doer: w.Fetch(), Logger: w.Log, Ledger: w.ledger}
-	if slices.Contains(cfg.Resolvers.Order, config.ResolverOpenAlexContent) {
+	if slices.Contains(cfg.Resolvers.Order, providers.OpenAlexContent) {
 		oa.ExtraSelect = []string{"content_urls"}
 	}
 	return oa

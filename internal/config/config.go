@@ -24,10 +24,6 @@ import (
 	"github.com/docstokg/contentdl/internal/shard"
 )
 
-// ResolverOpenAlexContent is providers.OpenAlexContent, the paid resolver. It stays
-// here only for internal/cli/run.go until that file reads providers directly; every
-// other resolver name lives in internal/providers.
-const ResolverOpenAlexContent = providers.OpenAlexContent
 
 // Config is the effective configuration of one invocation. The mapstructure and yaml
 // tags carry the snake_case key names used in the file, in DOCSTOKG_* variables and
