@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -107,6 +108,13 @@ func FileName(year int, title, workID string, k Kind) string {
 type store struct {
 	out string
 	sub string // a shard's own folder under .tmp ("" = .tmp itself), so shards sharing OUT never clean each other's temp files
+
+	// creating serializes the creation of temp files. The kernel creates files in one
+	// folder one at a time anyway (under the folder's lock), and a thread waiting for
+	// that lock spins on a CPU first; on ext4, where creating a file can take long
+	// (it searches the inode bitmap), 16 workers spent a tenth of the run's CPU
+	// spinning there (bench/profiles/README.md). A goroutine waiting here sleeps.
+	creating sync.Mutex
 }
 
 func (s *store) tmpDir() string { return filepath.Join(s.out, dirTmp, s.sub) }
@@ -153,11 +161,13 @@ func (s *store) cleanTemp() (int, error) {
 // createTemp makes the temp file a body is streamed into. It is created with
 // fileperm.Shared, so the file renamed into place is 0666 &^ umask.
 func (s *store) createTemp() (*os.File, error) {
+	s.creating.Lock()
+	defer s.creating.Unlock()
 	return fileperm.CreateTemp(s.tmpDir(), "dl-*.part", fileperm.Shared)
 }
 
-// commit fsyncs and closes the temp file, then renames it into place atomically and
-// syncs the folder. It returns the path relative to OUT.
+// commit fsyncs and closes the temp file, then renames it into place atomically. It
+// returns the path relative to OUT.
 func (s *store) commit(tmp *os.File, k Kind, name string) (string, error) {
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()

@@ -34,6 +34,10 @@ const Private os.FileMode = 0o600
 // unlikely to collide across processes, and O_EXCL makes a collision harmless.
 var seq atomic.Uint64
 
+// pid is the process id, read once: CreateTemp runs for every downloaded file, and
+// asking the kernel each time would cost a system call per file.
+var pid = uint64(os.Getpid())
+
 // CreateTemp is os.CreateTemp with a creation mode: it creates a new file in dir
 // (os.TempDir when dir is "") whose name is pattern with its last "*" replaced by a
 // random string (or the string appended when there is no "*"), opened for reading
@@ -49,7 +53,7 @@ func CreateTemp(dir, pattern string, perm os.FileMode) (*os.File, error) {
 	if i := strings.LastIndexByte(pattern, '*'); i >= 0 {
 		prefix, suffix = pattern[:i], pattern[i+1:]
 	}
-	seed := uint64(time.Now().UnixNano()) ^ uint64(os.Getpid())<<32
+	seed := uint64(time.Now().UnixNano()) ^ pid<<32
 	for range 10000 {
 		n := seed + seq.Add(1)*0x9E3779B97F4A7C15 // spread consecutive names apart
 		name := filepath.Join(dir, prefix+strconv.FormatUint(n%1e12, 36)+suffix)
