@@ -180,7 +180,7 @@ func (s *store) commit(tmp *os.File, k Kind, name string) (string, error) {
 	}
 	rel := filepath.Join(kindDir(k), name)
 	final := filepath.Join(s.out, rel)
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err := rename(tmp.Name(), final); err != nil {
 		os.Remove(tmp.Name())
 		return "", err
 	}
