@@ -163,11 +163,15 @@ type tailBuffer struct {
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
-	n := len(p)
+	t.add(p)
+	return len(p), nil
+}
+
+func (t *tailBuffer) add(p []byte) {
 	if len(p) >= tailLen {
 		copy(t.buf[:], p[len(p)-tailLen:])
 		t.n, t.next = tailLen, 0
-		return n, nil
+		return
 	}
 	for len(p) > 0 {
 		c := copy(t.buf[t.next:], p)
@@ -175,7 +179,6 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 		p = p[c:]
 		t.n = min(tailLen, t.n+c)
 	}
-	return n, nil
 }
 
 // Bytes returns the held tail in order.
@@ -196,11 +199,15 @@ type headBuffer struct {
 }
 
 func (h *headBuffer) Write(p []byte) (int, error) {
+	h.add(p)
+	return len(p), nil
+}
+
+func (h *headBuffer) add(p []byte) {
 	if room := sniffLen - len(h.buf); room > 0 {
 		if h.buf == nil {
 			h.buf = h.arr[:0]
 		}
 		h.buf = append(h.buf, p[:min(room, len(p))]...)
 	}
-	return len(p), nil
 }

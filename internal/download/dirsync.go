@@ -1,9 +1,6 @@
 package download
 
-import (
-	"os"
-	"sync"
-)
+import "sync"
 
 // dirSync makes renames into one folder durable by fsyncing the folder, on behalf of
 // every rename that asked for it, in groups (a database's group commit): a caller
@@ -52,11 +49,3 @@ func (d *dirSync) flush(path string) {
 
 // syncFolder is the folder sync dirSync runs (a variable so tests can watch it).
 var syncFolder = syncDir
-
-// syncDir fsyncs a folder, best effort.
-func syncDir(path string) {
-	if f, err := os.Open(path); err == nil {
-		_ = f.Sync()
-		f.Close()
-	}
-}

@@ -92,8 +92,8 @@ func copyBody(dst io.Writer, rd io.Reader, limit int64, st *spoolState, head *he
 				return n, werr
 			}
 			st.sum.Write(chunk)
-			head.Write(chunk)
-			tail.Write(chunk)
+			head.add(chunk)
+			tail.add(chunk)
 			n += int64(nr)
 		}
 		if rerr == io.EOF {
