@@ -4,12 +4,14 @@
 # for several contentdl binaries and curl side by side: each repetition runs every
 # binary and curl once, in an order that rotates, and prints wall and CPU time
 # (rusage) of each. Made to compare a change with what it replaces on a shared
-# machine, where only runs that alternate can be compared. GATES=1 adds both feature
-# gates to every contentdl run; PROFILE_DIR=dir writes a CPU and an allocation
-# profile of each contentdl run there (CONTRIBUTING.md, Profiling).
+# machine, where only runs that alternate can be compared. BINARY:gates runs that
+# binary with both feature gates on (the overhead pairs of `make bench`); NOCURL=1
+# leaves curl out; PROFILE_DIR=dir writes a CPU and an allocation profile of each
+# contentdl run there (CONTRIBUTING.md, Profiling).
 #
-#   bench/ab-throughput.sh DEST REPS BINARY...     e.g.
+#   bench/ab-throughput.sh DEST REPS BINARY[:gates]...     e.g.
 #   bench/ab-throughput.sh /dev/shm/ab 5 /tmp/contentdl-main bin/contentdl
+#   NOCURL=1 bench/ab-throughput.sh /dev/shm/ab 11 bin/contentdl bin/contentdl:gates
 #
 # DEST is a scratch folder (created; its runs are removed as they end): a tmpfs such
 # as /dev/shm, or a folder on disk. Needs go (to build the simulator and the rusage
@@ -17,14 +19,18 @@
 set -euo pipefail
 
 if [ $# -lt 3 ]; then
-  sed -n '2,16p' "$0" >&2
+  sed -n '2,19p' "$0" >&2
   exit 2
 fi
 DEST=$1
 REPS=$2
 shift 2
 BINS=()
-for b in "$@"; do BINS+=("$(cd "$(dirname "$b")" && pwd)/$(basename "$b")"); done
+for b in "$@"; do
+  suffix=""
+  case $b in *:gates) b=${b%:gates} suffix=:gates ;; esac
+  BINS+=("$(cd "$(dirname "$b")" && pwd)/$(basename "$b")$suffix")
+done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 GO=${GO:-go}
 
@@ -73,16 +79,16 @@ cost() { # rusage JSON → "wall=… cpu=…"
   awk -v w="$w" -v u="$u" -v s="$s" 'BEGIN { printf "wall=%.3f cpu=%.3f", w/1e9, (u+s)/1e9 }'
 }
 
-run_contentdl() { # binary out label
-  local gates=() env=()
-  if [ -n "${GATES:-}" ]; then
+run_contentdl() { # binary[:gates] out label
+  local bin=${1%:gates} gates=() env=()
+  if [ "$bin" != "$1" ]; then
     gates=(--enable-contextual-retry --enable-provider-learning --provider-learning-path "$2.state/learning.json")
   fi
   if [ -n "${PROFILE_DIR:-}" ]; then
     mkdir -p "$PROFILE_DIR"
     env=("CONTENTDL_CPUPROFILE=$PROFILE_DIR/$3.cpu.pprof" "CONTENTDL_MEMPROFILE=$PROFILE_DIR/$3.allocs.pprof")
   fi
-  env "${env[@]}" "$tmp/rusage" -o "$tmp/cost.json" -- "$1" run --topic "$topic" --config "$tmp/contentdl.yaml" \
+  env "${env[@]}" "$tmp/rusage" -o "$tmp/cost.json" -- "$bin" run --topic "$topic" --config "$tmp/contentdl.yaml" \
     --out "$2" --workers 16 --json --progress never --log-level warn "${gates[@]}" >"$tmp/summary.json" 2>"$tmp/stderr.log" || true
   if ! grep -q '"saved": *2000' "$tmp/summary.json"; then
     echo "$1 did not save 2000 files:" >&2
@@ -108,7 +114,8 @@ run_curl() { # out
 # A first contentdl run lists the URLs for curl (not measured).
 run_contentdl "${BINS[0]}" "$DEST/ab-warm" warm
 rm -rf "$DEST/ab-warm" "$DEST/ab-warm.state"
-names=("${BINS[@]}" curl)
+names=("${BINS[@]}")
+[ -n "${NOCURL:-}" ] || names+=(curl)
 n=${#names[@]}
 for rep in $(seq 1 "$REPS"); do
   for i in $(seq 0 $((n - 1))); do
@@ -118,7 +125,8 @@ for rep in $(seq 1 "$REPS"); do
       run_curl "$out"
       label=curl
     else
-      label=$(basename "$who")
+      label=$(basename "${who%:gates}")
+      [ "$who" = "${who%:gates}" ] || label="$label+gates"
       run_contentdl "$who" "$out" "$label-$rep"
     fi
     echo "rep=$rep $label $(cost "$tmp/cost.json")"
