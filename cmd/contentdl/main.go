@@ -8,4 +8,9 @@ import (
 	"github.com/docstokg/contentdl/internal/cli"
 )
 
-func main() { os.Exit(cli.Main(os.Args[1:], cli.OSState())) }
+func main() {
+	stop := startProfiles(os.Getenv, os.Stderr)
+	code := cli.Main(os.Args[1:], cli.OSState())
+	stop()
+	os.Exit(code)
+}

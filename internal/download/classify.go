@@ -89,9 +89,8 @@ func ValidatePDF(size int64, head, tail []byte, minBytes int64) string {
 	if !bytes.Contains(head, []byte("%PDF")) {
 		return "pdf_header_missing"
 	}
-	lower := bytes.ToLower(tail)
 	for _, m := range htmlTailMarkers {
-		if bytes.Contains(lower, m) {
+		if containsFoldASCII(tail, m) {
 			return "html_tail"
 		}
 	}
@@ -99,6 +98,61 @@ func ValidatePDF(size int64, head, tail []byte, minBytes int64) string {
 		return "pdf_eof_missing"
 	}
 	return ""
+}
+
+// containsFoldASCII reports whether s contains lowerMarker (lower-case ASCII), with
+// ASCII letters matched regardless of case, without copying s. It answers as
+// bytes.Contains(bytes.ToLower(s), lowerMarker) did, except for the two non-ASCII
+// characters that lower-case to ASCII letters (U+0130 İ and U+212A, the Kelvin sign),
+// which no HTML tag name is written with.
+func containsFoldASCII(s, lowerMarker []byte) bool {
+	if len(lowerMarker) == 0 {
+		return true
+	}
+	first := lowerMarker[0]
+	if first >= 'a' && first <= 'z' {
+		return slowContainsFoldASCII(s, lowerMarker)
+	}
+	// The marker starts with a byte that has no other case ('<'): find each candidate
+	// with IndexByte and compare the rest.
+	for i := 0; ; {
+		j := bytes.IndexByte(s[i:], first)
+		if j < 0 || i+j+len(lowerMarker) > len(s) {
+			return false
+		}
+		i += j
+		if equalFoldASCII(s[i+1:i+len(lowerMarker)], lowerMarker[1:]) {
+			return true
+		}
+		i++
+	}
+}
+
+func slowContainsFoldASCII(s, lowerMarker []byte) bool {
+	for i := 0; i+len(lowerMarker) <= len(s); i++ {
+		if equalFoldASCII(s[i:i+len(lowerMarker)], lowerMarker) {
+			return true
+		}
+	}
+	return false
+}
+
+// equalFoldASCII reports whether s equals lower (lower-case ASCII, as long as s) with
+// ASCII letters matched regardless of case.
+func equalFoldASCII(s, lower []byte) bool {
+	for k, c := range lower {
+		if lowerASCII(s[k]) != c {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
 }
 
 // tailBuffer keeps the last tailLen bytes written to it.
@@ -109,11 +163,15 @@ type tailBuffer struct {
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
-	n := len(p)
+	t.add(p)
+	return len(p), nil
+}
+
+func (t *tailBuffer) add(p []byte) {
 	if len(p) >= tailLen {
 		copy(t.buf[:], p[len(p)-tailLen:])
 		t.n, t.next = tailLen, 0
-		return n, nil
+		return
 	}
 	for len(p) > 0 {
 		c := copy(t.buf[t.next:], p)
@@ -121,7 +179,6 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 		p = p[c:]
 		t.n = min(tailLen, t.n+c)
 	}
-	return n, nil
 }
 
 // Bytes returns the held tail in order.
@@ -134,14 +191,23 @@ func (t *tailBuffer) Bytes() []byte {
 	return append(out, t.buf[:t.next]...)
 }
 
-// headBuffer keeps the first sniffLen bytes written to it.
+// headBuffer keeps the first sniffLen bytes written to it, in buf, which is backed
+// by the buffer's own array: keeping a head allocates nothing.
 type headBuffer struct {
 	buf []byte
+	arr [sniffLen]byte
 }
 
 func (h *headBuffer) Write(p []byte) (int, error) {
+	h.add(p)
+	return len(p), nil
+}
+
+func (h *headBuffer) add(p []byte) {
 	if room := sniffLen - len(h.buf); room > 0 {
+		if h.buf == nil {
+			h.buf = h.arr[:0]
+		}
 		h.buf = append(h.buf, p[:min(room, len(p))]...)
 	}
-	return len(p), nil
 }

@@ -114,3 +114,27 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+// FuzzContainsFoldASCII checks the tail-marker search against the search it replaced
+// (bytes.ToLower, then bytes.Contains), for every input without the two characters
+// whose lower case is ASCII.
+func FuzzContainsFoldASCII(f *testing.F) {
+	f.Add([]byte("xx</HTML>\n%%EOF"), []byte("</html"))
+	f.Add([]byte("<ScRiPt>"), []byte("<script"))
+	f.Add([]byte("\xff<bo\xe2\x80dy"), []byte("</body"))
+	f.Fuzz(func(t *testing.T, s, marker []byte) {
+		marker = bytes.ToLower(marker)
+		for _, c := range marker {
+			if c >= 0x80 {
+				t.Skip("markers are ASCII")
+			}
+		}
+		if bytes.ContainsRune(s, 'İ') || bytes.ContainsRune(s, 'K') {
+			t.Skip("lower-cases to ASCII")
+		}
+		want := bytes.Contains(bytes.ToLower(s), marker)
+		if got := containsFoldASCII(s, marker); got != want {
+			t.Fatalf("containsFoldASCII(%q, %q) = %t, want %t", s, marker, got, want)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -107,6 +108,26 @@ func FileName(year int, title, workID string, k Kind) string {
 type store struct {
 	out string
 	sub string // a shard's own folder under .tmp ("" = .tmp itself), so shards sharing OUT never clean each other's temp files
+
+	// creating serializes the creation of temp files. The kernel creates files in one
+	// folder one at a time anyway (under the folder's lock), and a thread waiting for
+	// that lock spins on a CPU first; on ext4, where creating a file can take long
+	// (it searches the inode bitmap), 16 workers spent a tenth of the run's CPU
+	// spinning there (bench/profiles/README.md). A goroutine waiting here sleeps.
+	creating sync.Mutex
+	// dirs makes renames into PDF, XML and HTML durable, in groups (dirsync.go).
+	dirs [3]dirSync
+}
+
+// dirSyncOf is the group sync of kind k's output folder.
+func (s *store) dirSyncOf(k Kind) *dirSync {
+	switch k {
+	case KindPDF:
+		return &s.dirs[0]
+	case KindXML:
+		return &s.dirs[1]
+	}
+	return &s.dirs[2]
 }
 
 func (s *store) tmpDir() string { return filepath.Join(s.out, dirTmp, s.sub) }
@@ -122,7 +143,14 @@ func (s *store) prepare() error {
 		return fmt.Errorf("output directory %s is not writable: %w", s.out, err)
 	}
 	probe.Close()
-	return os.Remove(probe.Name())
+	if err := os.Remove(probe.Name()); err != nil {
+		return err
+	}
+	// OUT and its output folders may be new: make them durable before a record can
+	// name a file in them.
+	syncDir(s.out)
+	syncDir(filepath.Dir(s.out))
+	return nil
 }
 
 // cleanTemp removes leftovers of an earlier run that was killed. It returns how many.
@@ -153,11 +181,16 @@ func (s *store) cleanTemp() (int, error) {
 // createTemp makes the temp file a body is streamed into. It is created with
 // fileperm.Shared, so the file renamed into place is 0666 &^ umask.
 func (s *store) createTemp() (*os.File, error) {
+	s.creating.Lock()
+	defer s.creating.Unlock()
 	return fileperm.CreateTemp(s.tmpDir(), "dl-*.part", fileperm.Shared)
 }
 
-// commit fsyncs and closes the temp file, then renames it into place atomically and
-// syncs the folder. It returns the path relative to OUT.
+// commit fsyncs and closes the temp file, renames it into place atomically, and syncs
+// the folder it went to (with the other renames into that folder at the same moment:
+// dirsync.go). When it returns, the file and its name are durable, so a manifest
+// record written after it never names a file that a power cut could take away
+// (docs/reliability.md). It returns the path relative to OUT.
 func (s *store) commit(tmp *os.File, k Kind, name string) (string, error) {
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
@@ -170,17 +203,17 @@ func (s *store) commit(tmp *os.File, k Kind, name string) (string, error) {
 	}
 	rel := filepath.Join(kindDir(k), name)
 	final := filepath.Join(s.out, rel)
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err := rename(tmp.Name(), final); err != nil {
 		os.Remove(tmp.Name())
 		return "", err
 	}
-	// The folders are synced once at the end of the run (syncDirs), not per file: a
-	// rename lost to a power cut leaves the file absent, and resume re-downloads any
-	// work whose file is missing or does not match its sha256.
+	d := s.dirSyncOf(k)
+	d.sync(filepath.Join(s.out, kindDir(k)))
 	return filepath.ToSlash(rel), nil
 }
 
-// syncDirs makes the renames into the output folders durable.
+// syncDirs syncs OUT and its output folders once more at the end of the run, for
+// the manifest and the summary, which live in OUT.
 func (s *store) syncDirs() {
 	for _, d := range []string{dirPDF, dirXML, dirHTML, ""} {
 		if f, err := os.Open(filepath.Join(s.out, d)); err == nil {

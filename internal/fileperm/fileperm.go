@@ -56,7 +56,7 @@ func CreateTemp(dir, pattern string, perm os.FileMode) (*os.File, error) {
 	for range 10000 {
 		n := seed + seq.Add(1)*0x9E3779B97F4A7C15 // spread consecutive names apart
 		name := filepath.Join(dir, prefix+strconv.FormatUint(n%1e12, 36)+suffix)
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		f, err := openNew(name, perm)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}

@@ -80,6 +80,7 @@ type Writer struct {
 	mu  sync.Mutex
 	f   *os.File
 	buf bytes.Buffer
+	enc *json.Encoder // writes into buf; made once, not per record
 	err error
 }
 
@@ -110,7 +111,10 @@ func OpenWriter(path string, perm os.FileMode) (*Writer, error) {
 			}
 		}
 	}
-	return &Writer{f: f}, nil
+	w := &Writer{f: f}
+	w.enc = json.NewEncoder(&w.buf)
+	w.enc.SetEscapeHTML(false)
+	return w, nil
 }
 
 // Write appends one record. The first error sticks and is returned by every later call.
@@ -122,9 +126,7 @@ func (w *Writer) Write(r *Record) error {
 	}
 	r.SchemaVersion = SchemaVersion
 	w.buf.Reset()
-	enc := json.NewEncoder(&w.buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
+	if err := w.enc.Encode(r); err != nil {
 		return fmt.Errorf("encode manifest record: %w", err)
 	}
 	if _, err := w.f.Write(w.buf.Bytes()); err != nil {

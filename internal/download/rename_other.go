@@ -1,0 +1,7 @@
+//go:build !unix
+
+package download
+
+import "os"
+
+func rename(oldname, newname string) error { return os.Rename(oldname, newname) }
