@@ -58,17 +58,17 @@ func WriteFleet(w io.Writer, f *Fleet, chart string, alone *Machine) error {
 		"still going after %s is stopped (SIGTERM) and reported unfinished. The bound is %g × C × %s = **%.1f "+
 		"requests per window**.\n\n", FleetWorks, FleetTimeout, FleetBoundFactor, FleetWindow, bound)
 
-	p("| Run | Wall | Exit codes | Max per %s window after the warm-up | Busiest %s window, whole run | 429s after the warm-up (share) | In a window: strict / beyond grace | Works saved once / missing / more than once |\n",
+	p("| Run | Wall | Exit codes | Max per %s window after the warm-up | Busiest %s window, whole run | Accepted after the warm-up ÷ C | 429s after the warm-up (share) | In a window: strict / beyond grace | Works saved once / missing / more than once |\n",
 		FleetWindow, FleetWindow)
-	p("|---|---|---|---|---|---|---|---|\n")
+	p("|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range f.Runs {
 		g := r.Figures()
 		wall := fmt.Sprintf("%.1f s", r.Wall.Seconds())
 		if r.TimedOut {
 			wall = "stopped at " + FleetTimeout.String()
 		}
-		p("| %s | %s | %s | %d (%d windows) | %d (at %.0f s) | %d of %d (%s) | %d / %d | %d / %d / %d |\n", r.Mode, wall,
-			fmtCodes(g.ExitCodes), g.MaxWindow, len(g.Windows), g.Busiest, g.BusiestAt.Seconds(), g.Throttled, g.Requests,
+		p("| %s | %s | %s | %d (%d windows) | %d (at %.0f s) | %.2f | %d of %d (%s) | %d / %d | %d / %d / %d |\n", r.Mode, wall,
+			fmtCodes(g.ExitCodes), g.MaxWindow, len(g.Windows), g.Busiest, g.BusiestAt.Seconds(), g.Served, g.Throttled, g.Requests,
 			pct(g.Share429()), g.InWindowStrict, g.InWindow, g.Once, len(g.Missing), len(g.Twice))
 	}
 	p("\n| Target | Measured | Met |\n|---|---|---|\n")
@@ -86,12 +86,13 @@ func WriteFleet(w io.Writer, f *Fleet, chart string, alone *Machine) error {
 			if m.Saved >= 0 {
 				saved = fmt.Sprint(m.Saved)
 			}
-			exit := fmt.Sprint(m.Proc.ExitCode)
+			exit, cost := fmt.Sprint(m.Proc.ExitCode), fmt.Sprintf("%.1f s | %.2f s | %.1f MB", m.Proc.Wall.Seconds(),
+				m.Proc.CPU().Seconds(), float64(m.Proc.MaxRSS)/mb)
 			if m.Proc.ExitCode < 0 {
-				exit = "stopped"
+				exit, cost = "stopped", "– | – | –" // a stopped process leaves no rusage
 			}
-			p("| %s | shard %s | %d | %d | %d | %s | %s | %.1f s | %.2f s | %.1f MB |\n", r.Mode, m.Shard, mf.Requests,
-				mf.Accepted, mf.Throttled, saved, exit, m.Proc.Wall.Seconds(), m.Proc.CPU().Seconds(), float64(m.Proc.MaxRSS)/mb)
+			p("| %s | shard %s | %d | %d | %d | %s | %s | %s |\n", r.Mode, m.Shard, mf.Requests, mf.Accepted, mf.Throttled,
+				saved, exit, cost)
 		}
 		if g.Strangers > 0 {
 			p("| %s | no member's User-Agent | %d | | | | | | | |\n", r.Mode, g.Strangers)
@@ -115,6 +116,8 @@ func WriteFleet(w io.Writer, f *Fleet, chart string, alone *Machine) error {
 	p("\n- *Warm-up*: the first %s of the host's traffic, from its first request. The windows after it are "+
 		"consecutive and %s wide; a last window counts when at least half of it lies before the last request.\n",
 		FleetWarmUp, FleetWindow)
+	p("- *Accepted after the warm-up ÷ C*: the requests the host accepted (not 429) after the warm-up, over the " +
+		"time from its end to the last request, ÷ C: how much of the capacity the fleet used.\n")
 	p("- *Busiest window, whole run*: the most requests in any %s window starting a whole number of seconds after "+
 		"the first request, the warm-up included: where a fleet without a shared budget overshoots most, before "+
 		"learning has cut anything. The negative control is judged on it, as in the end-to-end test.\n", FleetWindow)
@@ -204,6 +207,7 @@ func WriteFleetChart(w io.Writer, f *Fleet) error {
 		pl.X.Label.Text = "seconds since the processes started"
 		pl.Y.Label.Text = "requests/s"
 		pl.X.Min, pl.X.Max, pl.Y.Min = 0, end, 0
+		pl.X.Tick.Marker = secondTicks{}
 		top := FleetCapacity
 		total := make([]int, 0)
 		for _, a := range acc {
@@ -296,4 +300,19 @@ func countSeries(v []int) plotter.XYs {
 		xys[i] = plotter.XY{X: float64(i) + 0.5, Y: float64(c)}
 	}
 	return xys
+}
+
+// secondTicks labels the time axis every 10 s, with a minor tick every 5 s.
+type secondTicks struct{}
+
+func (secondTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for s := math.Ceil(lo/5) * 5; s <= hi; s += 5 {
+		t := plot.Tick{Value: s}
+		if math.Mod(s, 10) == 0 {
+			t.Label = fmt.Sprintf("%.0f", s)
+		}
+		ticks = append(ticks, t)
+	}
+	return ticks
 }

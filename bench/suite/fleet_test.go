@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -276,6 +277,10 @@ func TestFleetFigures(t *testing.T) {
 	if g.MaxWindow != 50 || len(g.Windows) != 6 || g.Requests != 300 || g.Busiest != 50 {
 		t.Errorf("windows %v (max %d), requests %d, busiest %d", g.Windows, g.MaxWindow, g.Requests, g.Busiest)
 	}
+	// 300 accepted from 11 s to the last request at 40.9 s: 300 ÷ 29.9 s ÷ 10 rps.
+	if want := 300 / 29.9 / FleetCapacity; math.Abs(g.Served-want) > 1e-9 {
+		t.Errorf("served %v, want %v", g.Served, want)
+	}
 	if !reflect.DeepEqual(g.ExitCodes, []int{0, 0, 3, 0}) || g.AllExitZero || g.FellBack != 4 || g.CameBack != 3 {
 		t.Errorf("exit codes %v (all zero %v), fell back %d, came back %d", g.ExitCodes, g.AllExitZero, g.FellBack, g.CameBack)
 	}
@@ -294,7 +299,7 @@ func TestWriteFleet(t *testing.T) {
 	md := b.String()
 	for _, want := range []string{
 		FleetBegin, FleetEnd, "## 6. Fleet", "`make bench-fleet`", "commit `abc1234`", "**52.5 requests per window**",
-		"| shared | 45.0 s | 0, 0, 0, 0 | 50 (6 windows) | 50 (at 0 s) | 0 of 300 (0.0%) | 0 / 0 | 4 / 0 / 0 |",
+		"| shared | 45.0 s | 0, 0, 0, 0 | 50 (6 windows) | 50 (at 0 s) | 1.00 | 0 of 300 (0.0%) | 0 / 0 | 4 / 0 / 0 |",
 		"| no redis | 45.0 s | 0, 0, 0, 0 | 50 (6 windows) | 150 (at 0 s) |",
 		"| fleet, redis restarted: every process exits 0 | [0 0 3 0] | **no** |",
 		"| redis restarted | shard 3/4 | 100 | 100 | 0 | 1 | 3 | 44.0 s | 1.00 s | 30.0 MB |",
@@ -304,6 +309,22 @@ func TestWriteFleet(t *testing.T) {
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("section lacks %q:\n%s", want, md)
+		}
+	}
+	// A stopped run: its processes left no exit code and no rusage.
+	f := fakeFleet("")
+	f.Runs[2].TimedOut = true
+	for i := range f.Runs[2].Members {
+		f.Runs[2].Members[i].Proc, f.Runs[2].Members[i].Saved = Proc{ExitCode: -1}, -1
+	}
+	b.Reset()
+	if err := WriteFleet(&b, f, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| redis restarted | stopped at 1m35s | stopped, stopped, stopped, stopped |",
+		"| redis restarted | shard 1/4 | 100 | 100 | 0 | – | stopped | – | – | – |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("stopped run: section lacks %q:\n%s", want, b.String())
 		}
 	}
 	// Skipped: the note, no figures, no chart.
