@@ -140,8 +140,15 @@ func WriteManyHosts(w io.Writer, m *ManyHosts, chart string, alone *Machine) err
 // SpliceManyHosts returns results with its many-hosts section replaced by
 // section, or with section appended when results has none.
 func SpliceManyHosts(results, section []byte) []byte {
-	begin := bytes.Index(results, []byte(ManyHostsBegin))
-	end := bytes.Index(results, []byte(ManyHostsEnd))
+	return splice(results, section, ManyHostsBegin, ManyHostsEnd)
+}
+
+// splice returns results with the part between the markers begin and end (both
+// included, with the newline after end) replaced by section, or with section
+// appended when results has no such part.
+func splice(results, section []byte, beginMark, endMark string) []byte {
+	begin := bytes.Index(results, []byte(beginMark))
+	end := bytes.Index(results, []byte(endMark))
 	if begin < 0 || end < begin {
 		out := bytes.TrimRight(results, "\n")
 		if len(out) > 0 {
@@ -149,7 +156,7 @@ func SpliceManyHosts(results, section []byte) []byte {
 		}
 		return append(out, section...)
 	}
-	end += len(ManyHostsEnd)
+	end += len(endMark)
 	if end < len(results) && results[end] == '\n' {
 		end++
 	}

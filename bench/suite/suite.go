@@ -22,6 +22,13 @@
 //     ideal, the rate each limited host is served at, 429s, requests inside
 //     Retry-After windows and stampedes when a window ends. Options.Only runs it
 //     alone (benchsuite --only manyhosts).
+//   - Fleet: four contentdl processes (--shard I/4, learning on), each configured at
+//     2.5 × one host's hidden capacity C, share a redis-server the suite starts on a
+//     free loopback port: shared, without Redis (the negative control) and with Redis
+//     killed and restarted mid-run. Requests per 5 s window after a 10 s warm-up
+//     against 1.05 × C × 5, 429s, requests inside Retry-After windows, works saved
+//     exactly once across the shards. Skipped with a note without redis-server;
+//     Options.Only runs it alone (benchsuite --only fleet).
 //
 // This package (with gonum.org/v1/plot for the chart) is linked only into the bench
 // tool, never into contentdl.
@@ -35,6 +42,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -61,7 +69,8 @@ type Options struct {
 	OverheadPairs int
 	// BenchTime is go test's -benchtime (default 1s).
 	BenchTime string
-	// Only runs one part: "" runs them all, PartManyHosts the many-hosts part.
+	// Only runs one part: "" runs them all, PartManyHosts the many-hosts part,
+	// PartFleet the fleet part.
 	Only string
 	// Logger reports progress; nil discards.
 	Logger *slog.Logger
@@ -81,10 +90,19 @@ type Results struct {
 	Micro      []Micro
 	// ManyHosts is nil when the part did not run.
 	ManyHosts *ManyHosts
+	// Fleet is nil when the part did not run, and says so (Skipped) when it could
+	// not (no redis-server).
+	Fleet *Fleet
 }
 
-// PartManyHosts names the many-hosts part for Options.Only.
-const PartManyHosts = "manyhosts"
+// The parts Options.Only can run alone.
+const (
+	PartManyHosts = "manyhosts"
+	PartFleet     = "fleet"
+)
+
+// OnlyParts lists the parts Options.Only accepts.
+var OnlyParts = []string{PartManyHosts, PartFleet}
 
 // Suite runs the benchmark parts.
 type Suite struct {
@@ -98,8 +116,8 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if opts.Contentdl == "" || opts.Rusage == "" || opts.Scenarios == "" || opts.WorkDir == "" {
 		return nil, errors.New("suite: Contentdl, Rusage, Scenarios and WorkDir are required")
 	}
-	if opts.Only != "" && opts.Only != PartManyHosts {
-		return nil, fmt.Errorf("suite: unknown part %q (want %q)", opts.Only, PartManyHosts)
+	if opts.Only != "" && !slices.Contains(OnlyParts, opts.Only) {
+		return nil, fmt.Errorf("suite: unknown part %q (want one of %q)", opts.Only, OnlyParts)
 	}
 	if opts.Reps <= 0 {
 		opts.Reps = 3
@@ -122,9 +140,21 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	res := &Results{Started: time.Now()}
 	res.Machine = s.machine(ctx)
 	var err error
-	if opts.Only == PartManyHosts {
+	switch opts.Only {
+	case PartManyHosts:
 		if res.ManyHosts, err = s.runManyHosts(ctx); err != nil {
 			return nil, err
+		}
+		res.Elapsed = time.Since(res.Started)
+		return res, nil
+	case PartFleet:
+		if res.Fleet, err = s.runFleet(ctx); err != nil {
+			return nil, err
+		}
+		if res.Fleet.Skipped != "" {
+			// Asked for by name, the part cannot be skipped: fail, and leave the
+			// results file as it was rather than replace its figures with a note.
+			return nil, errors.New(res.Fleet.Skipped)
 		}
 		res.Elapsed = time.Since(res.Started)
 		return res, nil
@@ -136,6 +166,9 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		return nil, err
 	}
 	if res.ManyHosts, err = s.runManyHosts(ctx); err != nil {
+		return nil, err
+	}
+	if res.Fleet, err = s.runFleet(ctx); err != nil {
 		return nil, err
 	}
 	w, err := s.startUnlimited(opts.WorkDir)

@@ -1,12 +1,15 @@
 // Command benchsuite runs contentdl's benchmark suite (see package
 // github.com/docstokg/contentdl/bench/suite) and writes bench/RESULTS.md,
-// bench/learning.png and bench/manyhosts.png. `make bench` builds contentdl and runs
-// it from the module root:
+// bench/learning.png, bench/manyhosts.png and bench/fleet.png. `make bench` builds
+// contentdl and runs it from the module root:
 //
 //	benchsuite --contentdl bin/contentdl [--results bench/RESULTS.md] [--chart bench/learning.png]
 //
-// `make bench-manyhosts` runs the many-hosts part alone (--only manyhosts): it
-// replaces that section of RESULTS.md and its chart, and leaves the rest as it was.
+// `make bench-manyhosts` runs the many-hosts part alone (--only manyhosts), and
+// `make bench-fleet` the fleet part (--only fleet): each replaces its section of
+// RESULTS.md and its chart, and leaves the rest as it was. The fleet part needs
+// redis-server on PATH: without it `make bench` skips the part with a note, and
+// --only fleet fails, leaving RESULTS.md and the chart as they were.
 package main
 
 import (
@@ -21,6 +24,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/docstokg/contentdl/bench/suite"
@@ -38,7 +43,7 @@ type options struct {
 	contentdl, rusage, curl, goCmd string
 	scenarios                      string
 	results, chart, workDir        string
-	manyChart, only                string
+	manyChart, fleetChart, only    string
 	reps, overheadPairs            int
 	benchTime                      string
 	noTmpfs, keep                  bool
@@ -71,7 +76,8 @@ func parseFlags(args []string, stderr io.Writer) (options, bool) {
 	fs.StringVar(&o.results, "results", "bench/RESULTS.md", "results `file` to write")
 	fs.StringVar(&o.chart, "chart", "bench/learning.png", "learning chart `file` to write (PNG)")
 	fs.StringVar(&o.manyChart, "manyhosts-chart", "bench/manyhosts.png", "many-hosts chart `file` to write (PNG)")
-	fs.StringVar(&o.only, "only", "", "run one `part` alone: manyhosts (replaces its section of --results)")
+	fs.StringVar(&o.fleetChart, "fleet-chart", "bench/fleet.png", "fleet chart `file` to write (PNG)")
+	fs.StringVar(&o.only, "only", "", "run one `part` alone: "+strings.Join(suite.OnlyParts, " or ")+" (replaces its section of --results)")
 	fs.StringVar(&o.workDir, "workdir", "", "scratch `folder` on disk (default: a new temporary folder, removed afterwards)")
 	fs.IntVar(&o.reps, "reps", 3, "repetitions of each throughput comparison")
 	fs.IntVar(&o.overheadPairs, "overhead-pairs", 9, "gates-off/gates-on pairs in the overhead part")
@@ -85,8 +91,8 @@ func parseFlags(args []string, stderr io.Writer) (options, bool) {
 		fmt.Fprintf(stderr, "benchsuite: unexpected arguments %q\n", fs.Args())
 		return o, false
 	}
-	if o.only != "" && o.only != suite.PartManyHosts {
-		fmt.Fprintf(stderr, "benchsuite: --only %q: want %s\n", o.only, suite.PartManyHosts)
+	if o.only != "" && !slices.Contains(suite.OnlyParts, o.only) {
+		fmt.Fprintf(stderr, "benchsuite: --only %q: want %s\n", o.only, strings.Join(suite.OnlyParts, " or "))
 		return o, false
 	}
 	return o, true
@@ -147,32 +153,38 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	if res.ManyHosts != nil {
-		var png bytes.Buffer
-		if err := suite.WriteManyHostsChart(&png, res.ManyHosts); err != nil {
-			return err
-		}
-		if err := writeAtomic(o.manyChart, png.Bytes()); err != nil {
+		if err := writeChart(o.manyChart, func(w io.Writer) error { return suite.WriteManyHostsChart(w, res.ManyHosts) }); err != nil {
 			return err
 		}
 	}
-	charts := suite.Charts{Learning: relTo(o.results, o.chart), ManyHosts: relTo(o.results, o.manyChart)}
+	if res.Fleet != nil && res.Fleet.Skipped == "" {
+		if err := writeChart(o.fleetChart, func(w io.Writer) error { return suite.WriteFleetChart(w, res.Fleet) }); err != nil {
+			return err
+		}
+	}
+	charts := suite.Charts{Learning: relTo(o.results, o.chart), ManyHosts: relTo(o.results, o.manyChart),
+		Fleet: relTo(o.results, o.fleetChart)}
 	var md bytes.Buffer
-	if o.only == suite.PartManyHosts {
+	switch o.only {
+	case suite.PartManyHosts, suite.PartFleet:
 		old, err := os.ReadFile(o.results)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		var section bytes.Buffer
-		if err := suite.WriteManyHosts(&section, res.ManyHosts, charts.ManyHosts, &res.Machine); err != nil {
-			return err
+		if o.only == suite.PartManyHosts {
+			if err := suite.WriteManyHosts(&section, res.ManyHosts, charts.ManyHosts, &res.Machine); err != nil {
+				return err
+			}
+			md.Write(suite.SpliceManyHosts(old, section.Bytes()))
+		} else {
+			if err := suite.WriteFleet(&section, res.Fleet, charts.Fleet, &res.Machine); err != nil {
+				return err
+			}
+			md.Write(suite.SpliceFleet(old, section.Bytes()))
 		}
-		md.Write(suite.SpliceManyHosts(old, section.Bytes()))
-	} else {
-		var png bytes.Buffer
-		if err := suite.WriteChart(&png, res.Learning); err != nil {
-			return err
-		}
-		if err := writeAtomic(o.chart, png.Bytes()); err != nil {
+	default:
+		if err := writeChart(o.chart, func(w io.Writer) error { return suite.WriteChart(w, res.Learning) }); err != nil {
 			return err
 		}
 		if err := suite.WriteMarkdown(&md, res, charts); err != nil {
@@ -217,6 +229,15 @@ func rusageHelper(ctx context.Context, o options, dir string) (string, error) {
 		return "", fmt.Errorf("build bench/cmd/rusage: %w: %s", err, out)
 	}
 	return bin, nil
+}
+
+// writeChart renders a chart and writes it atomically to path.
+func writeChart(path string, draw func(io.Writer) error) error {
+	var png bytes.Buffer
+	if err := draw(&png); err != nil {
+		return err
+	}
+	return writeAtomic(path, png.Bytes())
 }
 
 // writeAtomic writes a result file atomically (fileperm's one atomic writer).
