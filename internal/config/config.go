@@ -24,7 +24,6 @@ import (
 	"github.com/docstokg/contentdl/internal/shard"
 )
 
-
 // Config is the effective configuration of one invocation. The mapstructure and yaml
 // tags carry the snake_case key names used in the file, in DOCSTOKG_* variables and
 // in error messages. After Load, base URLs carry no trailing slash, host names and

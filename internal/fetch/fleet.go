@@ -223,10 +223,13 @@ func (r *registry) FleetFallback(int) {
 	}
 }
 
-// FleetBack writes what this process learned while Redis was away back into the
-// fleet: windows still running (max-merge: a window is never shortened) and each
-// learned rate (min-merge, so a Redis that lost its data does not forget what the
-// fleet had learned).
+// FleetBack writes what this process knows back into the fleet when Redis is back:
+// windows still running (max-merge: a window is never shortened) and, for each host
+// whose rate learning has given the fleet, the fleet's rate it last saw (min-merge,
+// the owner kept), so a Redis that restarted empty does not forget what the fleet had
+// learned. The fleet's last rate, not this process's own learner's rate: the members'
+// learners differ (each cut what it saw), and the lowest of them would hold the whole
+// fleet down.
 func (r *registry) FleetBack(context.Context) {
 	now := r.clk.Now()
 	for _, h := range r.all() {
@@ -234,7 +237,7 @@ func (r *registry) FleetBack(context.Context) {
 		fh := h.fl
 		until, quota := h.cooldownUntil, h.quota
 		seed := fh.local
-		if fh.rate > 0 && fh.rate < seed {
+		if fh.rate > 0 {
 			seed = fh.rate
 		}
 		seeded := fh.seeded
@@ -243,7 +246,7 @@ func (r *registry) FleetBack(context.Context) {
 			_, _ = fh.f.CloseHost(h.name, d, quota)
 		}
 		if seeded && seed > 0 && !math.IsInf(seed, 1) {
-			if rr, ver, _, err := fh.f.Learn(h.name, fleet.Seed, seed, 0, 0); err == nil {
+			if rr, ver, _, err := fh.f.Learn(h.name, fleet.Restore, seed, 0, 0); err == nil {
 				h.mu.Lock()
 				fh.rate, fh.version = rr, ver
 				h.mu.Unlock()

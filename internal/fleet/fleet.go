@@ -571,9 +571,10 @@ func (c *Client) CloseHost(host string, d time.Duration, quota bool) (time.Durat
 type Kind string
 
 const (
-	Seed  Kind = "seed"  // min(rate, the fleet's)
-	Cut   Kind = "cut"   // once per episode
-	Raise Kind = "raise" // compare-and-set against version
+	Seed    Kind = "seed"    // min(rate, the fleet's); the member owns the rate when it applies
+	Restore Kind = "restore" // min(rate, the fleet's); the owner stays
+	Cut     Kind = "cut"     // once per episode
+	Raise   Kind = "raise"   // compare-and-set against version
 )
 
 // Learn proposes a change of the host's learned rate and returns the fleet's rate and

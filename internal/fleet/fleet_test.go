@@ -184,6 +184,18 @@ func TestLearnCutsOncePerEpisodeAndRaisesByCompareAndSet(t *testing.T) {
 	if g, _ := cs[3].Reserve(h, 25, 1, 0); g.Rate != 19 || g.Version != ver2 {
 		t.Fatalf("reserve paces at %v (version %d), want the learned 19 (version %d)", g.Rate, g.Version, ver2)
 	}
+	// A member writing back the fleet's rate after Redis returned: min-merge, and the
+	// owner stays the owner.
+	got, ver3, applied := learn(cs[1], Restore, 18, 0)
+	if got != 18 || !applied || ver3 != ver2+1 {
+		t.Fatalf("restore: %v %v %v", got, ver3, applied)
+	}
+	if got, _, applied := learn(cs[1], Raise, 20, ver3); got != 18 || applied {
+		t.Fatalf("a restore made its member the owner: raise applied (%v)", got)
+	}
+	if got, _, applied := learn(cs[0], Raise, 20, ver3); got != 20 || !applied {
+		t.Fatalf("the owner's raise after a restore: %v %v", got, applied)
+	}
 }
 
 // TestMembersAreCounted: each member's heartbeat counts the live ones; a member that

@@ -109,7 +109,10 @@ return cd - now
 // episode (µs), key ttl (ms), member, owner timeout (µs).
 //
 //   - seed: the rate becomes min(rate, the fleet's), or the rate when the fleet has none
-//     (a member's learning file seeds the fleet at start and after Redis comes back);
+//     (a member's learning file seeds the fleet at start);
+//   - restore: the same, but the owner stays (after Redis comes back, each member
+//     writes back the fleet's rate it last saw: a Redis that restarted empty gets
+//     the fleet's rate back, and a raise is then anyone's to make first);
 //   - cut: when no episode is running, the rate becomes min(rate, the fleet's) and an
 //     episode starts, so the members that saw the same burst of 429s cut once, not
 //     once each;
@@ -126,7 +129,7 @@ local v = redis.call('HMGET', h, 'rate', 'ver', 'ep', 'own', 'chg')
 local rate, ver, ep = tonumber(v[1]), tonumber(v[2] or '0'), tonumber(v[3] or '0')
 local own, chg = v[4], tonumber(v[5] or '0')
 local applied = 0
-if kind == 'seed' then
+if kind == 'seed' or kind == 'restore' then
   if rate == nil or want < rate then rate, applied = want, 1 end
 elseif kind == 'cut' then
   if ep <= now and (rate == nil or want < rate) then
@@ -139,7 +142,8 @@ elseif kind == 'raise' then
 end
 if applied == 1 then
   ver = ver + 1
-  redis.call('HSET', h, 'rate', tostring(rate), 'ver', ver, 'own', member, 'chg', string.format('%.0f', now))
+  redis.call('HSET', h, 'rate', tostring(rate), 'ver', ver, 'chg', string.format('%.0f', now))
+  if kind ~= 'restore' then redis.call('HSET', h, 'own', member) end
   redis.call('PEXPIRE', h, ARGV[5])
 end
 return {tostring(rate or want), ver, applied}
