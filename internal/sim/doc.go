@@ -86,6 +86,11 @@
 //	      shares:                # then: a seeded fraction of requests
 //	        - {fault: "503:1", share: 0.05, path_prefix: /pdf/}
 //	        - {fault: slow_body:30s, share: 1, after: 8} # from the 9th request on
+//	    responses:               # fixed answers when no fault applies (first match)
+//	      - path: /old/W1        # or path_prefix: /old/
+//	        status: 302          # default 200
+//	        headers: {Location: "ftp://127.0.0.1/W1.pdf"}
+//	        body: ""             # any bytes; chunked: true sends no Content-Length
 //
 // Faults are written kind or kind:param: ok, reset, truncated, 503 (503:N adds
 // Retry-After N), 429 (429:N), 404, html_as_pdf, slow_headers (slow_headers:50ms),
@@ -93,5 +98,35 @@
 // (oversize:2GiB).
 //
 // Requests over a host's capacity get 429 before any fault is considered, and do not
-// advance its schedules.
+// advance its schedules. A path's fault comes first; then one of the host's
+// responses (or one set with Sim.SetResponse) answers, if any matches; then the page
+// of the work placed there.
+//
+// # Listed works
+//
+// Instead of count and mix, works.list gives the works one by one: each with an id,
+// DOI, title and year (all optional) and either a kind and host, placed as a
+// generated work of that kind, or its own locations. A location is a pdf and/or a
+// landing path on a host; the pdf path serves the work's PDF, the landing path a page
+// that links to it (or an abstract page). Unpaywall knows only the works with
+// unpaywall locations or an unpaywall_raw answer (sent verbatim, valid JSON or not);
+// openalex replaces or adds record fields (JSON values). In both raw forms ${name}
+// stands for the base URL of the host called name:
+//
+//	works:
+//	  list:
+//	    - {id: W1, kind: landing_page, host: pub1}
+//	    - id: W2
+//	      title: A listed work
+//	      year: 2021
+//	      locations:             # OpenAlex's, in order: the first is primary and best
+//	        - {host: pub1, pdf: /f/html_as_pdf/W2.pdf}
+//	        - {host: pub2, pdf: /ok/W2.pdf, landing: /article/W2}
+//	      unpaywall: [{host: pub2, pdf: /repo/W2.pdf}]
+//	    - id: W3
+//	      unpaywall_raw: '{"doi": "10.5555/sim.3", "best_oa_location": {"url_for_pdf": "${pub1}/x.pdf"'
+//	      openalex: {content_urls: '{"pdf": "${pub1}/content/W3.pdf"}'}
+//
+// Every request is logged with its path and query (Stats, HostStats.Log), an
+// api_key value hidden.
 package sim

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,27 +45,20 @@ func badQuery(rec *recorder, msg string) {
 }
 
 // parseSelect returns the selected fields in canonical order (nil: all).
-func parseSelect(v string) ([]string, error) {
+func parseSelect(v string, known []string) ([]string, error) {
 	if strings.TrimSpace(v) == "" {
 		return nil, nil
 	}
 	want := map[string]bool{}
 	for _, f := range strings.Split(v, ",") {
 		f = strings.TrimSpace(f)
-		known := false
-		for _, k := range openAlexFields {
-			if f == k {
-				known = true
-				break
-			}
-		}
-		if !known {
-			return nil, fmt.Errorf("%s is not a valid select field; valid fields for select are: %s", f, strings.Join(openAlexFields, ", "))
+		if !slices.Contains(known, f) {
+			return nil, fmt.Errorf("%s is not a valid select field; valid fields for select are: %s", f, strings.Join(known, ", "))
 		}
 		want[f] = true
 	}
 	var out []string
-	for _, k := range openAlexFields {
+	for _, k := range known {
 		if want[k] {
 			out = append(out, k)
 		}
@@ -73,9 +67,9 @@ func parseSelect(v string) ([]string, error) {
 }
 
 // writeWork appends the work's JSON object with the chosen fields.
-func writeWork(b *bytes.Buffer, w *work, fields []string) {
+func writeWork(b *bytes.Buffer, w *work, fields, all []string) {
 	if fields == nil {
-		fields = openAlexFields
+		fields = all
 	}
 	b.WriteByte('{')
 	for i, f := range fields {
@@ -84,7 +78,11 @@ func writeWork(b *bytes.Buffer, w *work, fields []string) {
 		}
 		b.Write(mustJSON(f))
 		b.WriteByte(':')
-		b.Write(w.fields[f])
+		if v, ok := w.fields[f]; ok {
+			b.Write(v)
+		} else {
+			b.WriteString("null") // a field another listed work has
+		}
 	}
 	b.WriteByte('}')
 }
@@ -285,7 +283,7 @@ func (s *Sim) listWorks(rec *recorder, r *http.Request, now time.Time) {
 		}
 		perPage = n
 	}
-	fields, err := parseSelect(q.Get("select"))
+	fields, err := parseSelect(q.Get("select"), s.cat.fields)
 	if err != nil {
 		badQuery(rec, err.Error())
 		return
@@ -363,7 +361,7 @@ func (s *Sim) listWorks(rec *recorder, r *http.Request, now time.Time) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		writeWork(&b, w, fields)
+		writeWork(&b, w, fields, s.cat.fields)
 	}
 	b.WriteString(`],"group_by":[]}`)
 	body := b.Bytes()
@@ -389,7 +387,7 @@ func (s *Sim) listWorks(rec *recorder, r *http.Request, now time.Time) {
 
 // getWork answers /works/{id}: W123, an OpenAlex URL, doi:10.x/y or a DOI URL.
 func (s *Sim) getWork(rec *recorder, r *http.Request, key string) {
-	fields, err := parseSelect(r.URL.Query().Get("select"))
+	fields, err := parseSelect(r.URL.Query().Get("select"), s.cat.fields)
 	if err != nil {
 		badQuery(rec, err.Error())
 		return
@@ -406,7 +404,7 @@ func (s *Sim) getWork(rec *recorder, r *http.Request, key string) {
 		return
 	}
 	var b bytes.Buffer
-	writeWork(&b, w, fields)
+	writeWork(&b, w, fields, s.cat.fields)
 	rec.Header().Set("Content-Type", "application/json")
 	rec.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	rec.WriteHeader(http.StatusOK)

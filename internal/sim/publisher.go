@@ -26,6 +26,64 @@ type payload struct {
 	encoding string
 	body     io.ReaderAt
 	size     int64
+	header   map[string]string // a fixed Response's headers
+	chunked  bool              // no Content-Length
+}
+
+// fixed is the payload of a fixed Response.
+func fixed(r Response) payload {
+	p := payload{status: r.Status, body: strings.NewReader(r.Body), size: int64(len(r.Body)), header: r.Headers, chunked: r.Chunked}
+	if _, ok := r.Headers["Content-Type"]; !ok && r.Body != "" {
+		p.ctype = http.DetectContentType([]byte(r.Body))
+	}
+	return p
+}
+
+// response returns the fixed Response of path, if any: one set with SetResponse,
+// else the first of the host's Responses that matches.
+func (e *endpoint) response(path string) (Response, bool) {
+	e.mu.Lock()
+	r, ok := e.fixed[path]
+	e.mu.Unlock()
+	if ok {
+		return r, true
+	}
+	for _, pr := range e.host.Responses {
+		if path == pr.Path || (pr.PathPrefix != "" && strings.HasPrefix(path, pr.PathPrefix)) {
+			return pr.Response, true
+		}
+	}
+	return Response{}, false
+}
+
+// SetResponse makes path on the named publisher host answer r whenever no fault
+// applies, before the host's Responses; nil removes it. It fails for an unknown host
+// or an invalid response.
+func (s *Sim) SetResponse(host, path string, r *Response) error {
+	for _, e := range s.hosts {
+		if e.name != host {
+			continue
+		}
+		if !strings.HasPrefix(path, "/") {
+			return fmt.Errorf("sim: response path %q is not absolute", path)
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if r == nil {
+			delete(e.fixed, path)
+			return nil
+		}
+		v := *r
+		if v.Status == 0 {
+			v.Status = http.StatusOK
+		}
+		if err := v.validate(); err != nil {
+			return fmt.Errorf("sim: response for %s: %w", path, err)
+		}
+		e.fixed[path] = v
+		return nil
+	}
+	return fmt.Errorf("sim: no publisher host %q", host)
 }
 
 func textPayload(status int, ctype, body string) payload {
@@ -124,6 +182,10 @@ func (e *endpoint) servePublisher(rec *recorder, r *http.Request, now time.Time)
 	case FaultTruncated:
 		opts.truncate = true
 	}
+	if fr, ok := e.response(path); ok {
+		e.send(rec, r, fixed(fr), opts)
+		return
+	}
 	e.send(rec, r, e.normal(rt, known), opts)
 }
 
@@ -207,14 +269,26 @@ func (e *endpoint) pdfPayload(id, title string, size int64) payload {
 // send writes p, applying the body faults. A HEAD request gets the headers only.
 func (e *endpoint) send(rec *recorder, r *http.Request, p payload, o sendOpts) {
 	h := rec.Header()
-	h.Set("Content-Type", p.ctype)
+	if p.ctype != "" {
+		h.Set("Content-Type", p.ctype)
+	}
 	if p.encoding != "" {
 		h.Set("Content-Encoding", p.encoding)
 	}
-	h.Set("Content-Length", strconv.FormatInt(p.size, 10))
+	for k, v := range p.header {
+		h.Set(k, v)
+	}
+	if !p.chunked {
+		h.Set("Content-Length", strconv.FormatInt(p.size, 10))
+	}
 	rec.WriteHeader(p.status)
 	if r.Method == http.MethodHead {
 		return
+	}
+	if p.chunked {
+		// Flushing the headers before any byte makes net/http send the body
+		// chunked, whatever its size.
+		rec.flush()
 	}
 	end := p.size
 	if o.truncate {
@@ -338,4 +412,10 @@ func articleHTML(w *work, pdfURL string) string {
 	}
 	b.WriteString("</body></html>\n")
 	return b.String()
+}
+
+// hasResponse reports whether one of the host's Responses answers path.
+func (e *endpoint) hasResponse(path string) bool {
+	_, ok := e.response(path)
+	return ok
 }
