@@ -674,7 +674,7 @@ func (sc Scenario) validateList(hosts map[string]bool) error {
 			if !strings.HasPrefix(r.Path+r.PathPrefix, "/") {
 				return fmt.Errorf("%s: want an absolute path such as /pdf/W3, got %q", key, r.Path+r.PathPrefix)
 			}
-			if err := r.Response.validate(); err != nil {
+			if err := r.validate(); err != nil {
 				return fmt.Errorf("%s: %w", key, err)
 			}
 		}
