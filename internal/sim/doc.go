@@ -25,7 +25,8 @@
 // openalex; cursor= and page= paging; per_page up to 200; select=) and single
 // records at /works/W123, /works/doi:10.x/y and /works/https://doi.org/10.x/y. It
 // also serves GET /__stats (the Stats as JSON) and POST /__reset (Sim.Reset); those
-// two are not counted.
+// two are not counted. Sim.ExpireCursor makes a cursor answer 400 once, as an
+// expired cursor does.
 //
 // The Unpaywall host serves GET /v2/{doi}?email=…: 422 without a plausible email, 404
 // for an unknown DOI.
@@ -67,6 +68,7 @@
 //	  malformed_page: 2          # OpenAlex only: page 2 is invalid JSON …
 //	  malformed_times: 1         # … once (-1: always)
 //	  repeat_cursor_page: 3      # page 3 hands back its own cursor
+//	  last_page_null_cursor: false # true: no empty page after the last result
 //	  throttle_every: 50         # every 50th listing gets 429
 //	  cost:                      # OpenAlex only, off by default: 2026 metering
 //	    list_usd: 0.0001         # per filter/list page

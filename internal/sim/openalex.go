@@ -264,6 +264,11 @@ func (s *Sim) listWorks(rec *recorder, r *http.Request, now time.Time) {
 		writeJSONError(rec, http.StatusTooManyRequests, "Too Many Requests", "Rate limit exceeded; slow down.")
 		return
 	}
+	if c := q.Get("cursor"); c != "" && api.expired(c) {
+		rec.fault = "expired_cursor"
+		badQuery(rec, fmt.Sprintf("Invalid cursor %q: it has expired.", c))
+		return
+	}
 	if !s.cost.charge(spec.Cost, strings.TrimSpace(q.Get("search")) != "", rec.Header(), now) {
 		rec.fault = string(FaultTooMany)
 		writeJSONError(rec, http.StatusTooManyRequests, "Too Many Requests", "Daily budget exhausted; it resets at midnight UTC.")
@@ -344,7 +349,8 @@ func (s *Sim) listWorks(rec *recorder, r *http.Request, now time.Time) {
 	}
 	pageNo := offset/perPage + 1
 	meta := listMeta{Count: len(matched), DBResponseTime: 1, Page: page, PerPage: perPage}
-	if hasCursor && len(results) > 0 {
+	last := offset+len(results) >= len(matched)
+	if hasCursor && len(results) > 0 && (!last || !spec.LastPageNullCursor) {
 		next := encodeCursor(offset + len(results))
 		if spec.RepeatCursorPage == pageNo {
 			next = cursor
@@ -430,4 +436,30 @@ func normWorkID(s string) string {
 		s = strings.TrimPrefix(s, p)
 	}
 	return strings.ToUpper(s)
+}
+
+// ExpireCursor makes the next /works listing that asks for cursor answer 400, as
+// OpenAlex answers a cursor that has expired; later requests with it are served.
+// "*" cannot expire.
+func (s *Sim) ExpireCursor(cursor string) {
+	if cursor == "" || cursor == "*" {
+		return
+	}
+	s.api.mu.Lock()
+	defer s.api.mu.Unlock()
+	if s.api.expiredCursors == nil {
+		s.api.expiredCursors = map[string]bool{}
+	}
+	s.api.expiredCursors[cursor] = true
+}
+
+// expired reports, once, whether cursor was expired with ExpireCursor.
+func (e *endpoint) expired(cursor string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.expiredCursors[cursor] {
+		return false
+	}
+	delete(e.expiredCursors, cursor)
+	return true
 }

@@ -216,6 +216,10 @@ type OpenAlexSpec struct {
 	ThrottleEvery int `yaml:"throttle_every"`
 	// Cost meters listings in USD and sends OpenAlex's cost headers (cost.go).
 	Cost CostSpec `yaml:"cost"`
+	// LastPageNullCursor gives the page that holds the last result next_cursor null.
+	// By default every page with results has a next_cursor, and the page after the
+	// last result is empty, as on OpenAlex.
+	LastPageNullCursor bool `yaml:"last_page_null_cursor"`
 }
 
 // HostSpec configures one publisher host.

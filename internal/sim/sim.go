@@ -83,6 +83,8 @@ type endpoint struct {
 	listed   int                 // /works listing requests, openalex
 	broken   map[int]int         // malformed answers given per page, openalex
 	fixed    map[string]Response // SetResponse, publishers
+	// expiredCursors answer 400 once (ExpireCursor), openalex
+	expiredCursors map[string]bool
 }
 
 // Start binds one loopback listener per host (127.0.0.1, a free port each), generates
