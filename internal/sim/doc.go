@@ -81,6 +81,7 @@
 //	    retry_after: http-date
 //	    headers: ietf
 //	    slow_delay: 300ms        # default stall of slow_headers / slow_body
+//	    etags: true              # PDFs carry an ETag; a matching If-None-Match gets 304
 //	    faults:
 //	      schedules:             # per path, one fault per attempt, then normal
 //	        - path: /pdf/W2
@@ -88,16 +89,20 @@
 //	      shares:                # then: a seeded fraction of requests
 //	        - {fault: "503:1", share: 0.05, path_prefix: /pdf/}
 //	        - {fault: slow_body:30s, share: 1, after: 8} # from the 9th request on
-//	    responses:               # fixed answers when no fault applies (first match)
-//	      - path: /old/W1        # or path_prefix: /old/
-//	        status: 302          # default 200
+//	    responses:               # fixed answers when no fault applies (first match);
+//	      - path: /old/W1        # openalex and unpaywall take them too
+//	        status: 302          # default 200; or path_prefix: /old/
 //	        headers: {Location: "ftp://127.0.0.1/W1.pdf"}
 //	        body: ""             # any bytes; chunked: true sends no Content-Length
+//	      - path: /moved/W1      # ${name}: the base URL of the host called name
+//	        status: 301
+//	        headers: {Location: "${flaky}/pdf/W1"}
 //
 // Faults are written kind or kind:param: ok, reset, truncated, 503 (503:N adds
 // Retry-After N), 429 (429:N), 404, html_as_pdf, slow_headers (slow_headers:50ms),
-// slow_body (slow_body:50ms), redirect_loop, gzip_bomb (gzip_bomb:1GiB) and oversize
-// (oversize:2GiB).
+// slow_body (slow_body:50ms), redirect_loop, gzip_bomb (gzip_bomb:1GiB), oversize
+// (oversize:2GiB) and trickle (trickle:50ms: the body one byte at a time, waited out
+// with Options.Sleep, with no end).
 //
 // Requests over a host's capacity get 429 before any fault is considered, and do not
 // advance its schedules. A path's fault comes first; then one of the host's

@@ -2,10 +2,16 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/docstokg/contentdl/internal/clock"
 )
 
 // oaRecord is the part of an OpenAlex record the list tests look at.
@@ -282,5 +288,123 @@ works:
 	}
 	if sc.Works.List[1].ID != "W2" || sc.Hosts[0].Responses[0].Headers["Location"] != "ftp://h/x" || sc.Works.List[0].Kind != "" {
 		t.Errorf("parsed %+v", sc)
+	}
+}
+
+// Responses work on the APIs too (before their own answers, after the capacity),
+// and ${name} in a response's headers and body is the named host's URL.
+func TestFixedResponsesOnAPIsAndHostURLs(t *testing.T) {
+	sc := listed()
+	sc.OpenAlex.Responses = []PathResponse{{Path: "/works/W40", Response: Response{Status: http.StatusTooManyRequests,
+		Headers: map[string]string{"Retry-After": "86400"}}}}
+	sc.Unpaywall.Responses = []PathResponse{{Path: "/v2/10.5555/sim.3", Response: Response{Status: http.StatusTooManyRequests}}}
+	sc.Hosts[1].Responses = []PathResponse{{PathPrefix: "/", Response: Response{
+		Headers: map[string]string{"Content-Type": "text/html", "Link": "<${a}/x.pdf>"},
+		Body:    `<meta name="citation_pdf_url" content="${a}/W3.pdf"> ${nope}`}}}
+	s := start(t, sc, Options{})
+	c := client(t, false)
+	a := s.HostURLByName("a")
+	if resp, _ := get(t, c, s.OpenAlexURL()+"/works/W40"); resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "86400" {
+		t.Fatalf("openalex: %d %v", resp.StatusCode, resp.Header)
+	}
+	getJSON(t, c, s.OpenAlexURL()+"/works/W41", http.StatusOK, nil)
+	if resp, _ := get(t, c, s.UnpaywallURL()+"/v2/10.5555/sim.3?email=me@example.org"); resp.StatusCode != 429 {
+		t.Fatalf("unpaywall: %d", resp.StatusCode)
+	}
+	resp, body := get(t, c, s.HostURLByName("b")+"/any/path")
+	if string(body) != `<meta name="citation_pdf_url" content="`+a+`/W3.pdf"> ${nope}` || resp.Header.Get("Link") != "<"+a+"/x.pdf>" {
+		t.Fatalf("expanded: %q %v", body, resp.Header)
+	}
+	// At run time, on an API, expanded the same way.
+	if err := s.SetResponse(RoleUnpaywall, "/v2/10.5555/sim.4", &Response{Body: `{"u": "${b}"}`}); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := get(t, c, s.UnpaywallURL()+"/v2/10.5555/sim.4?email=me@example.org"); string(body) != `{"u": "`+s.HostURLByName("b")+`"}` {
+		t.Fatalf("set on unpaywall: %q", body)
+	}
+	if got := hostStats(t, s, RoleUnpaywall).ByStatus; got["429"] != 1 || got["200"] != 1 {
+		t.Errorf("unpaywall stats %v", got)
+	}
+}
+
+// With etags a PDF carries an ETag, and a request that names it gets 304.
+func TestETagsAnswerConditionalRequests(t *testing.T) {
+	sc := oneHost(2, Mix{})
+	sc.Hosts[0].ETags = true
+	s := start(t, sc, Options{})
+	c := client(t, false)
+	u := s.HostURL(0) + "/pdf/W1"
+	resp, body := get(t, c, u)
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || etag == "" || len(body) != 4096 {
+		t.Fatalf("first: %d etag %q, %d bytes", resp.StatusCode, etag, len(body))
+	}
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("If-None-Match", etag)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("conditional: %d", resp.StatusCode)
+	}
+	req.Header.Set("If-None-Match", `"other"`)
+	if resp, err = c.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("other etag: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, c, s.HostURL(0)+"/pdf/W2"); resp.Header.Get("ETag") == etag || resp.Header.Get("ETag") == "" {
+		t.Errorf("W2's etag %q (W1's %q)", resp.Header.Get("ETag"), etag)
+	}
+	plain := start(t, oneHost(1, Mix{}), Options{})
+	if resp, _ := get(t, c, plain.HostURL(0)+"/pdf/W1"); resp.Header.Get("ETag") != "" {
+		t.Error("an ETag without etags")
+	}
+}
+
+// A trickle sends one byte per interval of Options.Sleep, without Content-Length,
+// round and round, until the client leaves.
+func TestFaultTrickle(t *testing.T) {
+	sc := oneHost(1, Mix{})
+	sc.Hosts[0].Faults.Shares = []Share{{Fault: Fault{Kind: FaultTrickle, Delay: time.Minute}, Share: 1}}
+	fc := clock.NewFake(epoch)
+	var slept atomic.Int64
+	s := start(t, sc, Options{Clock: fc.Now, Sleep: func(ctx context.Context, d time.Duration) error {
+		slept.Add(1)
+		fc.Advance(d)
+		return ctx.Err()
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.HostURL(0)+"/pdf/W1", nil)
+	resp, err := client(t, false).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength != -1 || resp.Header.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("length %d, headers %v", resp.ContentLength, resp.Header)
+	}
+	want, _ := s.PDF("W1")
+	got := make([]byte, len(want)+10) // past the end: it starts over
+	if _, err := io.ReadFull(resp.Body, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[:len(want)], want) || !bytes.Equal(got[len(want):], want[:10]) {
+		t.Fatal("the trickle is not the PDF, round and round")
+	}
+	if n := slept.Load(); n < int64(len(want)) {
+		t.Errorf("slept %d times for %d bytes", n, len(got))
+	}
+	if d := fc.Now().Sub(epoch); d < time.Duration(len(want))*time.Minute {
+		t.Errorf("the clock moved %s", d)
+	}
+	cancel()
+	if f, err := ParseFault("trickle:50ms"); err != nil || f.Delay != 50*time.Millisecond {
+		t.Errorf("ParseFault: %+v %v", f, err)
 	}
 }

@@ -198,6 +198,11 @@ type ServiceSpec struct {
 	// server): the capacity is checked when the request arrives, and the response,
 	// 429s included, leaves Latency later. Default 0.
 	Latency time.Duration `yaml:"latency"`
+	// Responses fix what paths answer: on a publisher when no fault applies, in
+	// place of the pages of the works; on the APIs in place of their answers. The
+	// first match wins; Sim.SetResponse changes them while the simulator runs.
+	// ${name} in a header or body stands for the base URL of the host called name.
+	Responses []PathResponse `yaml:"responses"`
 }
 
 // OpenAlexSpec configures the OpenAlex-like host and its faults.
@@ -234,9 +239,9 @@ type HostSpec struct {
 	SlowDelay time.Duration `yaml:"slow_delay"`
 	// Faults injects failures.
 	Faults FaultSpec `yaml:"faults"`
-	// Responses fix what paths answer when no fault applies, in place of the pages of
-	// the works (Sim.SetResponse changes them while the simulator runs).
-	Responses []PathResponse `yaml:"responses"`
+	// ETags gives every PDF an ETag and answers a request whose If-None-Match
+	// matches it with 304 Not Modified.
+	ETags bool `yaml:"etags"`
 }
 
 // PathResponse is the fixed Response of one path, or of every path starting with
@@ -306,6 +311,7 @@ const (
 	FaultRedirectLoop FaultKind = "redirect_loop" // 302s that never end
 	FaultGzipBomb     FaultKind = "gzip_bomb"     // gzip body inflating to 256MiB; "gzip_bomb:1GiB"
 	FaultOversize     FaultKind = "oversize"      // a valid PDF of 512MiB; "oversize:2GiB"
+	FaultTrickle      FaultKind = "trickle"       // a body of one byte per second that never ends; "trickle:50ms"
 )
 
 // Default sizes of the size-parameterised faults.
@@ -315,17 +321,19 @@ const (
 )
 
 var faultKinds = []FaultKind{FaultOK, FaultReset, FaultTruncated, FaultUnavailable, FaultTooMany, FaultNotFound,
-	FaultHTMLAsPDF, FaultSlowHeaders, FaultSlowBody, FaultRedirectLoop, FaultGzipBomb, FaultOversize}
+	FaultHTMLAsPDF, FaultSlowHeaders, FaultSlowBody, FaultRedirectLoop, FaultGzipBomb, FaultOversize, FaultTrickle}
 
 // Fault is one injected failure. In a scenario it is a string: "kind" or
 // "kind:param", where param is seconds of Retry-After for 503 and 429, a duration for
-// slow_headers and slow_body, and a size for gzip_bomb and oversize.
+// slow_headers and slow_body, the interval between bytes for trickle, and a size for
+// gzip_bomb and oversize.
 type Fault struct {
 	Kind FaultKind
 	// RetryAfter is the announced delay of a 503 or 429 (0: none for 503, the host's
 	// default for 429).
 	RetryAfter time.Duration
-	// Delay is the stall of a slow fault (0: the host's SlowDelay).
+	// Delay is the stall of a slow fault (0: the host's SlowDelay), or the interval
+	// between the bytes of a trickle (0: one second).
 	Delay time.Duration
 	// Size is the inflated size of a gzip bomb or the size of an oversize PDF (0: the
 	// default).
@@ -356,7 +364,7 @@ func ParseFault(s string) (Fault, error) {
 			return Fault{}, fmt.Errorf("fault %q: Retry-After must be whole seconds >= 0", s)
 		}
 		f.RetryAfter = time.Duration(n) * time.Second
-	case FaultSlowHeaders, FaultSlowBody:
+	case FaultSlowHeaders, FaultSlowBody, FaultTrickle:
 		d, err := time.ParseDuration(param)
 		if err != nil || d < 0 {
 			return Fault{}, fmt.Errorf("fault %q: want a duration such as 50ms", s)
@@ -544,16 +552,6 @@ func (sc Scenario) WithDefaults() Scenario {
 			h.SlowDelay = 2 * time.Second
 		}
 		h.ServiceSpec = h.withDefaults()
-		rs := make([]PathResponse, len(h.Responses))
-		for j, r := range h.Responses {
-			if r.Status == 0 {
-				r.Status = http.StatusOK
-			}
-			rs[j] = r
-		}
-		if h.Responses != nil {
-			h.Responses = rs
-		}
 		hosts[i] = h
 	}
 	sc.Hosts = hosts
@@ -572,6 +570,16 @@ func (s ServiceSpec) withDefaults() ServiceSpec {
 	}
 	if s.Configured.RPS > 0 && s.Configured.Burst == 0 {
 		s.Configured.Burst = max(1, int(math.Ceil(s.Configured.RPS)))
+	}
+	if s.Responses != nil {
+		rs := make([]PathResponse, len(s.Responses))
+		for j, r := range s.Responses {
+			if r.Status == 0 {
+				r.Status = http.StatusOK
+			}
+			rs[j] = r
+		}
+		s.Responses = rs
 	}
 	return s
 }
@@ -669,9 +677,13 @@ func (sc Scenario) Validate() error {
 // validateList checks works.list and the hosts' responses; hosts holds the names
 // of the hosts (and of the two APIs).
 func (sc Scenario) validateList(hosts map[string]bool) error {
+	services := map[string][]PathResponse{"openalex": sc.OpenAlex.Responses, "unpaywall": sc.Unpaywall.Responses}
 	for i, h := range sc.Hosts {
-		for j, r := range h.Responses {
-			key := fmt.Sprintf("hosts[%d].responses[%d]", i, j)
+		services[fmt.Sprintf("hosts[%d]", i)] = h.Responses
+	}
+	for name, rs := range services {
+		for j, r := range rs {
+			key := fmt.Sprintf("%s.responses[%d]", name, j)
 			if (r.Path == "") == (r.PathPrefix == "") {
 				return fmt.Errorf("%s: want exactly one of path and path_prefix", key)
 			}

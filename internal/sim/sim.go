@@ -154,6 +154,15 @@ func Start(sc Scenario, opts Options) (*Sim, error) {
 			}
 		}
 	}
+	for _, e := range s.all {
+		if e.spec.Responses != nil {
+			rs := slices.Clone(e.spec.Responses)
+			for i := range rs {
+				rs[i].Response = s.expand(rs[i].Response)
+			}
+			e.spec.Responses = rs
+		}
+	}
 	s.api.app = s.serveOpenAlex
 	s.upw.app = s.serveUnpaywall
 	for _, e := range s.hosts {
@@ -204,6 +213,8 @@ func (s *Sim) Scenario() Scenario {
 		w := &sc.Works.List[i]
 		w.Locations, w.Unpaywall, w.OpenAlex = slices.Clone(w.Locations), slices.Clone(w.Unpaywall), maps.Clone(w.OpenAlex)
 	}
+	sc.OpenAlex.Responses = slices.Clone(sc.OpenAlex.Responses)
+	sc.Unpaywall.Responses = slices.Clone(sc.Unpaywall.Responses)
 	for i := range sc.Hosts {
 		sc.Hosts[i].Responses = slices.Clone(sc.Hosts[i].Responses)
 		f := &sc.Hosts[i].Faults
@@ -503,6 +514,13 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !allowed {
 		e.reject(rec, now, 0)
 		return
+	}
+	if e.role != RolePublisher {
+		if fr, ok := e.response(r.URL.Path); ok {
+			rec.fault = "response"
+			e.send(rec, r, fixed(fr), sendOpts{})
+			return
+		}
 	}
 	e.app(rec, r, now)
 }
