@@ -113,9 +113,11 @@
 //
 // Instead of count and mix, works.list gives the works one by one: each with an id,
 // DOI, title and year (all optional) and either a kind and host, placed as a
-// generated work of that kind, or its own locations. A location is a pdf and/or a
-// landing path on a host; the pdf path serves the work's PDF, the landing path a page
-// that links to it (or an abstract page). Unpaywall knows only the works with
+// generated work of that kind, or kind listed (the default for a work with
+// locations) and its own locations, none at all being allowed. A location is a pdf
+// and/or a landing path on a host (the landing page may be on landing_host); the pdf
+// path serves the work's PDF, the landing path a page that links to it (or an
+// abstract page). Unpaywall knows only the works with
 // unpaywall locations or an unpaywall_raw answer (sent verbatim, valid JSON or not);
 // openalex replaces or adds record fields (JSON values). In both raw forms ${name}
 // stands for the base URL of the host called name:

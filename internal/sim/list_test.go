@@ -42,6 +42,8 @@ func listed() Scenario {
 			{ID: "W41", Unpaywall: []LocationSpec{{Host: "a", PDF: "/repo/W41.pdf"}}},
 			{ID: "W42", Locations: []LocationSpec{{Landing: "/abstract/W42"}}},
 			{ID: "W43"},
+			{ID: "W44", Kind: KindListed, Locations: []LocationSpec{{Host: "a", PDF: "/W44.pdf", Landing: "/landing/W44", LandingHost: "b"}}},
+			{ID: "W45", Kind: KindListed},
 		}}}
 }
 
@@ -52,7 +54,7 @@ func TestListedWorks(t *testing.T) {
 	s := start(t, listed(), Options{})
 	c := client(t, false)
 	works := s.Works()
-	if len(works) != 5 {
+	if len(works) != 7 {
 		t.Fatalf("%d works", len(works))
 	}
 	ids := []string{}
@@ -60,7 +62,8 @@ func TestListedWorks(t *testing.T) {
 		ids = append(ids, w.ID+"/"+w.DOI+"/"+string(w.Kind)+"/"+w.Host+"/"+w.Expected)
 	}
 	want := []string{"W1/10.5555/sim.1/not_found_then_unpaywall/b/pdf", "W40/10.1000/w40/listed/a/pdf",
-		"W41/10.5555/sim.3/listed/a/pdf", "W42/10.5555/sim.4/listed/a/miss", "W43/10.5555/sim.5/direct_pdf/a/pdf"}
+		"W41/10.5555/sim.3/listed/a/pdf", "W42/10.5555/sim.4/listed/a/miss", "W43/10.5555/sim.5/direct_pdf/a/pdf",
+		"W44/10.5555/sim.6/listed/a/pdf", "W45/10.5555/sim.7/listed/a/miss"}
 	if strings.Join(ids, " ") != strings.Join(want, " ") {
 		t.Fatalf("works\n%v\nwant\n%v", ids, want)
 	}
@@ -117,12 +120,26 @@ func TestListedWorks(t *testing.T) {
 	if resp, _ := get(t, c, b+"/missing/W1"); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("W1 missing copy: %d", resp.StatusCode)
 	}
+	// A landing page on another host than its PDF; a listed work with no location.
+	var w44, w45 oaRecord
+	getJSON(t, c, s.OpenAlexURL()+"/works/W44", http.StatusOK, &w44)
+	if len(w44.Locations) != 1 || *w44.Locations[0].PDFURL != a+"/W44.pdf" || *w44.Locations[0].LandingPageURL != b+"/landing/W44" {
+		t.Fatalf("W44 %+v", w44)
+	}
+	if _, page := get(t, c, b+"/landing/W44"); !strings.Contains(string(page), `citation_pdf_url" content="`+a+`/W44.pdf"`) {
+		t.Fatalf("W44's landing page %s", page)
+	}
+	getJSON(t, c, s.OpenAlexURL()+"/works/W45", http.StatusOK, &w45)
+	if w45.OpenAccess.IsOA || len(w45.Locations) != 0 || w45.Best != nil {
+		t.Fatalf("W45 %+v", w45)
+	}
+	getJSON(t, c, up+"10.5555/sim.7?email=me@example.org", http.StatusNotFound, nil)
 	// search= finds the listed titles too.
 	var list struct {
 		Results []oaRecord `json:"results"`
 	}
 	getJSON(t, c, s.OpenAlexURL()+"/works?search=listed", http.StatusOK, &list)
-	if len(list.Results) != 5 {
+	if len(list.Results) != 7 {
 		t.Fatalf("search found %d works", len(list.Results))
 	}
 }
@@ -152,7 +169,7 @@ func TestListedWorkRawRecords(t *testing.T) {
 		Results []map[string]json.RawMessage `json:"results"`
 	}
 	getJSON(t, c, s.OpenAlexURL()+"/works?select=id,content_urls&per_page=10", http.StatusOK, &page)
-	if len(page.Results) != 5 {
+	if len(page.Results) != 7 {
 		t.Fatalf("%d results", len(page.Results))
 	}
 	for _, r := range page.Results {
@@ -252,16 +269,18 @@ func TestRequestLogNamesPathAndQuery(t *testing.T) {
 
 func TestListValidation(t *testing.T) {
 	for name, edit := range map[string]func(*Scenario){
-		"count and list":    func(sc *Scenario) { sc.Works.Count = 3 },
-		"bad id":            func(sc *Scenario) { sc.Works.List[1].ID = "X1" },
-		"duplicate id":      func(sc *Scenario) { sc.Works.List[1].ID = "W1" },
-		"duplicate doi":     func(sc *Scenario) { sc.Works.List[1].DOI = "10.5555/SIM.1" },
-		"unknown kind":      func(sc *Scenario) { sc.Works.List[0].Kind = "weird" },
-		"unknown host":      func(sc *Scenario) { sc.Works.List[0].Host = "c" },
-		"location host":     func(sc *Scenario) { sc.Works.List[1].Locations[0].Host = "openalex" },
-		"empty location":    func(sc *Scenario) { sc.Works.List[1].Locations[0] = LocationSpec{Host: "a"} },
-		"relative path":     func(sc *Scenario) { sc.Works.List[2].Unpaywall[0].PDF = "repo/W41.pdf" },
-		"bad openalex json": func(sc *Scenario) { sc.Works.List[3].OpenAlex = map[string]string{"x": "{"} },
+		"count and list":     func(sc *Scenario) { sc.Works.Count = 3 },
+		"bad id":             func(sc *Scenario) { sc.Works.List[1].ID = "X1" },
+		"duplicate id":       func(sc *Scenario) { sc.Works.List[1].ID = "W1" },
+		"duplicate doi":      func(sc *Scenario) { sc.Works.List[1].DOI = "10.5555/SIM.1" },
+		"unknown kind":       func(sc *Scenario) { sc.Works.List[0].Kind = "weird" },
+		"kind and locations": func(sc *Scenario) { sc.Works.List[1].Kind = KindClosed },
+		"landing host alone": func(sc *Scenario) { sc.Works.List[1].Locations[0].LandingHost = "b" },
+		"unknown host":       func(sc *Scenario) { sc.Works.List[0].Host = "c" },
+		"location host":      func(sc *Scenario) { sc.Works.List[1].Locations[0].Host = "openalex" },
+		"empty location":     func(sc *Scenario) { sc.Works.List[1].Locations[0] = LocationSpec{Host: "a"} },
+		"relative path":      func(sc *Scenario) { sc.Works.List[2].Unpaywall[0].PDF = "repo/W41.pdf" },
+		"bad openalex json":  func(sc *Scenario) { sc.Works.List[3].OpenAlex = map[string]string{"x": "{"} },
 		"response paths": func(sc *Scenario) {
 			sc.Hosts[0].Responses = []PathResponse{{Path: "/a", PathPrefix: "/b"}}
 		},
@@ -286,7 +305,7 @@ works:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.Works.List[1].ID != "W2" || sc.Hosts[0].Responses[0].Headers["Location"] != "ftp://h/x" || sc.Works.List[0].Kind != "" {
+	if sc.Works.List[1].ID != "W2" || sc.Hosts[0].Responses[0].Headers["Location"] != "ftp://h/x" || sc.Works.List[0].Kind != KindListed {
 		t.Errorf("parsed %+v", sc)
 	}
 }

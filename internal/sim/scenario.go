@@ -82,9 +82,10 @@ type WorksSpec struct {
 	List []WorkSpec `yaml:"list"`
 }
 
-// WorkSpec is one work of WorksSpec.List. A work with Locations, Unpaywall or
-// UnpaywallRaw is placed exactly as written; otherwise it gets the locations and
-// pages of its Kind, as a generated work does.
+// WorkSpec is one work of WorksSpec.List. A work of kind listed (the default for a
+// work with Locations, Unpaywall or UnpaywallRaw) is placed exactly as written, at
+// no location at all if it has none; any other kind gets the locations and pages of
+// that kind, as a generated work does.
 type WorkSpec struct {
 	// ID is the W-id. Default W<n>, n its 1-based position in the list.
 	ID string `yaml:"id"`
@@ -94,8 +95,8 @@ type WorkSpec struct {
 	Title string `yaml:"title"`
 	// Year is the publication year. Default a seeded one within Years.
 	Year int `yaml:"year"`
-	// Kind places the work like a generated one. Default direct_pdf; ignored when
-	// the work has its own locations.
+	// Kind is listed or places the work like a generated one. Default listed for a
+	// work with locations of its own, direct_pdf otherwise.
 	Kind Kind `yaml:"kind"`
 	// Host is the name of the host of the work's primary location (the copy of a
 	// Kind that needs a second host goes to the next host). Default: the hosts in
@@ -130,6 +131,8 @@ type LocationSpec struct {
 	PDF string `yaml:"pdf"`
 	// Landing is the path of landing_page_url (url_for_landing_page).
 	Landing string `yaml:"landing"`
+	// LandingHost is the host of the landing page when it is not Host.
+	LandingHost string `yaml:"landing_host"`
 }
 
 // Mix holds one relative weight per Kind.
@@ -531,9 +534,11 @@ func (sc Scenario) WithDefaults() Scenario {
 			w.DOI = fmt.Sprintf("10.5555/sim.%d", i+1)
 		}
 		w.DOI = normDOI(w.DOI)
-		custom := len(w.Locations) > 0 || len(w.Unpaywall) > 0 || w.UnpaywallRaw != ""
-		if w.Kind == "" && !custom {
+		if w.Kind == "" {
 			w.Kind = KindDirectPDF
+			if len(w.Locations) > 0 || len(w.Unpaywall) > 0 || w.UnpaywallRaw != "" {
+				w.Kind = KindListed
+			}
 		}
 		list[i] = w
 	}
@@ -718,8 +723,11 @@ func (sc Scenario) validateList(hosts map[string]bool) error {
 		if w.Year != 0 && (w.Year < 1000 || w.Year > 9999) {
 			return fmt.Errorf("%s.year: want 1000..9999, got %d", key, w.Year)
 		}
-		if w.Kind != "" && !slices.Contains(Kinds(), w.Kind) {
+		if w.Kind != KindListed && !slices.Contains(Kinds(), w.Kind) {
 			return fmt.Errorf("%s.kind: unknown kind %q", key, w.Kind)
+		}
+		if w.Kind != KindListed && (len(w.Locations) > 0 || len(w.Unpaywall) > 0 || w.UnpaywallRaw != "") {
+			return fmt.Errorf("%s.kind: a work of kind %s has no locations or unpaywall answer of its own", key, w.Kind)
 		}
 		if w.Host != "" && !isHost(w.Host) {
 			return fmt.Errorf("%s.host: no publisher host %q", key, w.Host)
@@ -729,6 +737,9 @@ func (sc Scenario) validateList(hosts map[string]bool) error {
 				lk := fmt.Sprintf("%s.%s[%d]", key, name, j)
 				if l.Host != "" && !isHost(l.Host) {
 					return fmt.Errorf("%s.host: no publisher host %q", lk, l.Host)
+				}
+				if l.LandingHost != "" && (!isHost(l.LandingHost) || l.Landing == "") {
+					return fmt.Errorf("%s.landing_host: want a publisher host and a landing path, got %q", lk, l.LandingHost)
 				}
 				if l.PDF == "" && l.Landing == "" {
 					return fmt.Errorf("%s: want a pdf or a landing path", lk)

@@ -297,7 +297,7 @@ func generate(sc Scenario, hostURLs []string) *catalogue {
 		}
 		alt := (h + 1) % len(sc.Hosts)
 		w.Host = sc.Hosts[h].Name
-		if ws != nil && ws.Kind == "" {
+		if ws != nil && ws.Kind == KindListed {
 			c.placeListed(sc, w, ws, hostIndex, hostURLs)
 		} else {
 			c.place(sc, w, h, alt, hostURLs, badIs404)
@@ -312,7 +312,8 @@ func generate(sc Scenario, hostURLs []string) *catalogue {
 	return c
 }
 
-// KindListed is the Kind of a listed work placed at its own locations.
+// KindListed is the Kind of a listed work placed at its own locations (works.list
+// only; not part of a mix).
 const KindListed Kind = "listed"
 
 // placeListed places a work of works.list at its own locations.
@@ -326,13 +327,17 @@ func (c *catalogue) placeListed(sc Scenario, w *work, ws *WorkSpec, hostIndex ma
 			c.routes[host][l.PDF] = route{kind: routePDF, w: w}
 		}
 		if l.Landing != "" {
-			u := hostURLs[host] + l.Landing
+			lh := host
+			if l.LandingHost != "" {
+				lh = hostIndex[l.LandingHost]
+			}
+			u := hostURLs[lh] + l.Landing
 			landing = &u
 			r := route{kind: routeArticle, w: w}
 			if pdf != nil {
 				r = route{kind: routeLanding, w: w, pdfURL: *pdf}
 			}
-			c.routes[host][l.Landing] = r
+			c.routes[lh][l.Landing] = r
 		}
 		return pdf, landing, host
 	}
