@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,53 +9,28 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// hijackClose drops the connection before any response: a reset to the client.
-func hijackClose(rw http.ResponseWriter) {
-	conn, _, err := rw.(http.Hijacker).Hijack()
-	if err == nil {
-		if tc, ok := conn.(*net.TCPConn); ok {
-			tc.SetLinger(0)
-		}
-		conn.Close()
-	}
-}
+	"github.com/docstokg/contentdl/internal/sim"
+)
 
 func TestContextualEndToEnd(t *testing.T) {
 	for _, gate := range []string{"contextual", "legacy"} {
 		t.Run(gate, func(t *testing.T) {
-			w := newWorld(t)
-			// W1: reset, then truncated, then whole.
-			w.special["pubA /W1.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-				switch n {
-				case 1:
-					hijackClose(rw)
-					return true
-				case 2:
-					rw.Header().Set("Content-Length", "100000")
-					rw.Write(fakePDF("W1", 4096)[:2000])
-					return true
-				}
-				return false
-			}
-			// Unpaywall rate-limits W5's lookup: the landing-page resolver must take over.
-			w.works[4]["locations"] = []any{map[string]any{"is_oa": true, "pdf_url": "PUBA/W5-missing.pdf", "landing_page_url": "LANDING/article/W5"}}
-			w.special["unpaywall /v2/10.1000/w5"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-				rw.WriteHeader(http.StatusTooManyRequests)
-				return true
-			}
-			// W8's host announces a Retry-After far beyond retry.max_wait.
-			farAway := true
-			w.special["pubB /W8.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-				if farAway {
-					rw.Header().Set("Retry-After", "7200")
-					w.windowEnd["pubB"] = w.clk.Now().Add(2 * time.Hour)
-					rw.WriteHeader(http.StatusTooManyRequests)
-					return true
-				}
-				return false
-			}
+			w := newWorld(t, func(sc *sim.Scenario) {
+				// W1: reset, then truncated, then whole.
+				pubA, pubB := worldHost(sc, "pubA"), worldHost(sc, "pubB")
+				pubA.Faults.Schedules = append(pubA.Faults.Schedules, sim.Schedule{Path: "/W1.pdf",
+					Attempts: []sim.Fault{{Kind: sim.FaultReset}, {Kind: sim.FaultTruncated}}})
+				// Unpaywall rate-limits W5's lookup: the landing-page resolver must take over.
+				worldWork(sc, "W5").Locations = []sim.LocationSpec{{Host: "pubA", PDF: "/W5-missing.pdf",
+					Landing: "/article/W5", LandingHost: "landing"}}
+				sc.Unpaywall.Responses = []sim.PathResponse{{Path: "/v2/10.1000/w5", Response: sim.Response{Status: http.StatusTooManyRequests}}}
+				// W8's host announces a Retry-After far beyond retry.max_wait; the request
+				// after it, once the window is over, gets the PDF. (A request inside the
+				// window would be counted as a violation below.)
+				pubB.Faults.Schedules = append(pubB.Faults.Schedules, sim.Schedule{Path: "/W8.pdf",
+					Attempts: []sim.Fault{{Kind: sim.FaultTooMany, RetryAfter: 2 * time.Hour}}})
+			})
 			env := map[string]string{}
 			if gate == "contextual" {
 				env["DOCSTOKG_ENABLE_CONTEXTUAL_RETRY"] = "1"
@@ -117,8 +91,8 @@ func TestContextualEndToEnd(t *testing.T) {
 					t.Errorf("no resolve/failover attempt for W5: %v", seen)
 				}
 			}
-			if len(w.violations) > 0 {
-				t.Errorf("requests inside Retry-After windows: %v", w.violations)
+			if v := w.violations(); len(v) > 0 {
+				t.Errorf("requests inside Retry-After windows: %v", v)
 			}
 			if !strings.Contains(res.stderr, "retry policy: "+gate) {
 				t.Errorf("no startup line naming the policy in:\n%s", res.stderr)
@@ -126,7 +100,6 @@ func TestContextualEndToEnd(t *testing.T) {
 
 			// Two hours later the host is open again; the next run completes W8.
 			w.clk.Advance(2*time.Hour + time.Second)
-			farAway = false
 			res2 := runMain(t, w, getenv, "run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--json")
 			if res2.code != ExitOK {
 				t.Fatalf("second run exit %d\n%s", res2.code, res2.stderr)
@@ -163,25 +136,12 @@ func TestRevalidate(t *testing.T) {
 		t.Fatalf("first run exit %d\n%s", res.code, res.stderr)
 	}
 	first := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), "")
-	var condHeaders []string
-	// W1 is unchanged (304 for its ETag); W2 has a new version; W3's check is rate limited.
-	w.special["pubA /W1.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-		condHeaders = append(condHeaders, r.Header.Get("If-None-Match"))
-		if r.Header.Get("If-None-Match") == `"W1.pdf"` {
-			rw.WriteHeader(http.StatusNotModified)
-			return true
-		}
-		return false
-	}
-	w.special["pubA /W2.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-		rw.Header().Set("ETag", `"W2-v2"`)
-		rw.Write(fakePDF("W2 version 2", 5000))
-		return true
-	}
-	w.special["pubA /W3.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-		rw.WriteHeader(http.StatusTooManyRequests)
-		return true
-	}
+	w1Before := w.count("pubA", "/W1.pdf")
+	// W1 is unchanged (pubA answers 304 to its ETag); W2 has a new version; W3's check
+	// is rate limited.
+	w.setResponse(t, "pubA", "/W2.pdf", &sim.Response{Headers: map[string]string{"ETag": `"W2-v2"`},
+		Body: string(fakePDF("W2 version 2", 5000))})
+	w.setResponse(t, "pubA", "/W3.pdf", &sim.Response{Status: http.StatusTooManyRequests})
 	res := runMain(t, w, getenv, "run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--revalidate", "--json")
 	if res.code != ExitIncomplete {
 		t.Fatalf("revalidate run exit %d, want 3 (W3's check deferred)\n%s", res.code, res.stderr)
@@ -194,8 +154,16 @@ func TestRevalidate(t *testing.T) {
 	if r := got["W1"]; r.Classification != "skipped" || r.Reason != "not_modified" || r.SHA256 != first["W1"].SHA256 {
 		t.Errorf("W1: %s %s", r.Classification, r.Reason)
 	}
-	if len(condHeaders) == 0 || condHeaders[0] != `"W1.pdf"` {
-		t.Errorf("W1 check sent If-None-Match %v", condHeaders)
+	// The first check of W1 named the ETag pubA gave it in the first run (pubA
+	// answers 304 to exactly that).
+	var checks []string
+	for _, r := range w.log("pubA") {
+		if r.Path == "/W1.pdf" {
+			checks = append(checks, r.Outcome)
+		}
+	}
+	if first["W1"].ETag == "" || len(checks) <= w1Before || checks[w1Before] != "304" {
+		t.Errorf("W1 (ETag %s) checked with answers %v after the first run's %d", first["W1"].ETag, checks[min(w1Before, len(checks)):], w1Before)
 	}
 	r2 := got["W2"]
 	if r2.Classification != "pdf" || r2.Reason != "revalidated_changed" || r2.SHA256 == first["W2"].SHA256 || r2.ETag != `"W2-v2"` {
@@ -214,18 +182,13 @@ func TestRevalidate(t *testing.T) {
 }
 
 func TestRateLimitedPDFBeatsFallback(t *testing.T) {
-	w := newWorld(t)
 	// W9 has an XML copy on pubA and a PDF on pubB, which is closed for two hours.
-	w.works[8]["locations"] = []any{
-		map[string]any{"is_oa": true, "pdf_url": "PUBA/W9.xml"},
-		map[string]any{"is_oa": true, "pdf_url": "PUBB/W9.pdf"},
-	}
-	w.special["pubB /W9.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-		rw.Header().Set("Retry-After", "7200")
-		w.windowEnd["pubB"] = w.clk.Now().Add(2 * time.Hour)
-		rw.WriteHeader(http.StatusTooManyRequests)
-		return true
-	}
+	w := newWorld(t, func(sc *sim.Scenario) {
+		worldWork(sc, "W9").Locations = []sim.LocationSpec{{Host: "pubA", PDF: "/W9.xml"}, {Host: "pubB", PDF: "/W9.pdf"}}
+		pubB := worldHost(sc, "pubB")
+		pubB.Faults.Shares = append(pubB.Faults.Shares, sim.Share{Fault: sim.Fault{Kind: sim.FaultTooMany, RetryAfter: 2 * time.Hour},
+			Share: 1, PathPrefix: "/W9.pdf"})
+	})
 	out := filepath.Join(t.TempDir(), "out")
 	res := runMain(t, w, w.env(t, map[string]string{"DOCSTOKG_ENABLE_CONTEXTUAL_RETRY": "1"}),
 		"run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--workers", "1", "--json")

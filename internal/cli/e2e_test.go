@@ -6,17 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/manifest"
+	"github.com/docstokg/contentdl/internal/sim"
 )
 
 // fakePDF is a small valid PDF whose bytes depend on id.
@@ -30,206 +30,181 @@ func fakePDF(id string, size int) []byte {
 	return b.Bytes()
 }
 
-// world is a set of local servers standing in for OpenAlex, Unpaywall, a landing-page
-// host and two publishers. Every server reads time from the same fake clock as the
-// client, so Retry-After windows can be checked without sleeping.
+// world is a simulated scholarly web (internal/sim): OpenAlex, Unpaywall, a
+// landing-page host and two publishers, pubA and pubB, serving nine works:
+//
+//	W1 a PDF on pubA             W6 a PDF on pubB, whose first answer is 429 (Retry-After 5)
+//	W2 only Unpaywall knows it   W7 no location anywhere
+//	W3 a landing page            W8 a PDF on pubB
+//	W4 a login page as PDF, then a PDF   W9 an XML full text on pubA
+//	W5 404, and Unpaywall knows a copy
+//
+// The landing host answers every path with a page whose citation_pdf_url is pubA's
+// W3.pdf. The publishers give PDFs ETags. Every host reads time from the same fake
+// clock as the client, and the simulator waits out a trickle by advancing it, so
+// Retry-After windows and slow bodies are checked without sleeping. A test changes
+// the scenario before the start with edits, or paths' answers after it with
+// s.SetResponse.
 type world struct {
-	t         *testing.T
-	clk       *clock.Fake
-	openalex  *httptest.Server
-	unpaywall *httptest.Server
-	landing   *httptest.Server
-	pubA      *httptest.Server
-	pubB      *httptest.Server
-
-	mu          sync.Mutex
-	hits        map[string]int // "server path" → count
-	pubRequests int
-	windowEnd   map[string]time.Time // per server: end of the announced Retry-After window
-	violations  []string
-	works       []map[string]any
-	oaQueries   []string
-	emailSeen   []string
-	// special handlers by "server path", given the request's 1-based count; true = handled.
-	special map[string]func(rw http.ResponseWriter, r *http.Request, n int) bool
+	clk *clock.Fake
+	s   *sim.Sim
 }
 
-// handleSpecial runs a test's special handler for this request, if any.
-func (w *world) handleSpecial(server string, rw http.ResponseWriter, r *http.Request) bool {
-	w.mu.Lock()
-	fn := w.special[server+" "+r.URL.Path]
-	n := w.hits[server+" "+r.URL.Path]
-	w.mu.Unlock()
-	return fn != nil && fn(rw, r, n)
-}
-
-func (w *world) note(server string, r *http.Request) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.hits[server+" "+r.URL.Path]++
-	if server == "pubA" || server == "pubB" {
-		w.pubRequests++
+// worldScenario is the world's web before any edit.
+func worldScenario() sim.Scenario {
+	pdf := func(host, path string) sim.LocationSpec { return sim.LocationSpec{Host: host, PDF: path} }
+	work := func(n int, locs ...sim.LocationSpec) sim.WorkSpec {
+		num := strconv.Itoa(n)
+		return sim.WorkSpec{ID: "W" + num, DOI: "10.1000/w" + num, Kind: sim.KindListed,
+			Title: "Knowledge graphs part " + num + " (kg)", Year: 2021, Locations: locs}
 	}
-	if end, ok := w.windowEnd[server]; ok && w.clk.Now().Before(end) {
-		w.violations = append(w.violations, fmt.Sprintf("%s %s at %s inside window ending %s", server, r.URL.Path, w.clk.Now(), end))
+	w2, w5 := work(2), work(5, pdf("pubA", "/W5-missing.pdf"))
+	w2.Unpaywall = []sim.LocationSpec{pdf("pubA", "/W2.pdf")}
+	w5.Unpaywall = []sim.LocationSpec{pdf("pubA", "/W5.pdf")}
+	html := map[string]string{"Content-Type": "text/html"}
+	pubA := sim.HostSpec{Name: "pubA", ETags: true, ServiceSpec: sim.ServiceSpec{Responses: []sim.PathResponse{
+		{Path: "/W3.pdf", Response: sim.Response{Headers: map[string]string{"Content-Type": "application/pdf", "ETag": `"W3.pdf"`},
+			Body: string(fakePDF("W3.pdf", 4096))}}, // linked from the landing page only
+		{Path: "/W4-bad.pdf", Response: sim.Response{Headers: map[string]string{"Content-Type": "application/pdf"},
+			Body: "<!DOCTYPE html><html><body>Please log in</body></html>"}},
+		{Path: "/W5-missing.pdf", Response: sim.Response{Status: http.StatusNotFound, Body: "404 page not found\n"}},
+		{Path: "/W9.xml", Response: sim.Response{Headers: map[string]string{"Content-Type": "application/xml"},
+			Body: `<?xml version="1.0"?><article><body>full text</body></article>`}},
+	}}}
+	pubB := sim.HostSpec{Name: "pubB", ETags: true, Faults: sim.FaultSpec{Schedules: []sim.Schedule{
+		{Path: "/W6.pdf", Attempts: []sim.Fault{{Kind: sim.FaultTooMany, RetryAfter: 5 * time.Second}}}}}}
+	landing := sim.HostSpec{Name: "landing", ServiceSpec: sim.ServiceSpec{Responses: []sim.PathResponse{
+		{PathPrefix: "/", Response: sim.Response{Headers: html,
+			Body: `<html><head><meta name="citation_pdf_url" content="${pubA}/W3.pdf"></head><body>abstract</body></html>`}}}}}
+	return sim.Scenario{Name: "world", Topic: "knowledge graphs", PDFSize: 4096,
+		Works: sim.WorksSpec{List: []sim.WorkSpec{
+			work(1, pdf("pubA", "/W1.pdf")),
+			w2,
+			work(3, sim.LocationSpec{Host: "landing", Landing: "/article/W3"}),
+			work(4, pdf("pubA", "/W4-bad.pdf"), pdf("pubA", "/W4.pdf")),
+			w5,
+			work(6, pdf("pubB", "/W6.pdf")),
+			work(7),
+			work(8, pdf("pubB", "/W8.pdf")),
+			work(9, pdf("pubA", "/W9.xml")),
+		}},
+		OpenAlex: sim.OpenAlexSpec{LastPageNullCursor: true},
+		Hosts:    []sim.HostSpec{pubA, pubB, landing}}
+}
+
+// worldHost is the named host of a world scenario, for an edit.
+func worldHost(sc *sim.Scenario, name string) *sim.HostSpec {
+	for i := range sc.Hosts {
+		if sc.Hosts[i].Name == name {
+			return &sc.Hosts[i]
+		}
 	}
+	panic("no host " + name)
 }
 
-func (w *world) count(server, path string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.hits[server+" "+path]
+// worldWork is the work id of a world scenario, for an edit.
+func worldWork(sc *sim.Scenario, id string) *sim.WorkSpec {
+	for i := range sc.Works.List {
+		if sc.Works.List[i].ID == id {
+			return &sc.Works.List[i]
+		}
+	}
+	panic("no work " + id)
 }
 
-func newWorld(t *testing.T) *world {
+// firstWorks keeps the first n works of the world.
+func firstWorks(n int) func(*sim.Scenario) {
+	return func(sc *sim.Scenario) { sc.Works.List = sc.Works.List[:n] }
+}
+
+// newWorld starts the world after the edits.
+func newWorld(t *testing.T, edits ...func(*sim.Scenario)) *world {
 	t.Helper()
-	w := &world{t: t, clk: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)),
-		hits: map[string]int{}, windowEnd: map[string]time.Time{},
-		special: map[string]func(http.ResponseWriter, *http.Request, int) bool{}}
-	pdfHandler := func(name string, special func(http.ResponseWriter, *http.Request) bool) http.HandlerFunc {
-		return func(rw http.ResponseWriter, r *http.Request) {
-			w.note(name, r)
-			if w.handleSpecial(name, rw, r) || (special != nil && special(rw, r)) {
-				return
-			}
-			base := filepath.Base(r.URL.Path)
-			switch {
-			case strings.HasSuffix(base, "-missing.pdf"):
-				http.NotFound(rw, r)
-			case strings.HasSuffix(base, "-bad.pdf"):
-				rw.Header().Set("Content-Type", "application/pdf")
-				fmt.Fprint(rw, "<!DOCTYPE html><html><body>Please log in</body></html>")
-			case strings.HasSuffix(base, ".xml"):
-				rw.Header().Set("Content-Type", "application/xml")
-				fmt.Fprint(rw, `<?xml version="1.0"?><article><body>full text</body></article>`)
-			default:
-				rw.Header().Set("Content-Type", "application/pdf")
-				rw.Header().Set("ETag", `"`+base+`"`)
-				rw.Write(fakePDF(base, 4096))
-			}
-		}
+	w := &world{clk: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))}
+	sc := worldScenario()
+	for _, edit := range edits {
+		edit(&sc)
 	}
-	w.pubA = httptest.NewServer(pdfHandler("pubA", nil))
-	first429 := true
-	w.pubB = httptest.NewServer(pdfHandler("pubB", func(rw http.ResponseWriter, r *http.Request) bool {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if r.URL.Path == "/W6.pdf" && first429 {
-			first429 = false
-			rw.Header().Set("Retry-After", "5")
-			w.windowEnd["pubB"] = w.clk.Now().Add(5 * time.Second)
-			rw.WriteHeader(http.StatusTooManyRequests)
-			return true
-		}
-		return false
-	}))
-	w.landing = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.note("landing", r)
-		if w.handleSpecial("landing", rw, r) {
-			return
-		}
-		rw.Header().Set("Content-Type", "text/html")
-		fmt.Fprintf(rw, `<html><head><meta name="citation_pdf_url" content="%s/W3.pdf"></head><body>abstract</body></html>`, w.pubA.URL)
-	}))
-	w.unpaywall = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.note("unpaywall", r)
-		if w.handleSpecial("unpaywall", rw, r) {
-			return
-		}
-		w.mu.Lock()
-		w.emailSeen = append(w.emailSeen, r.URL.Query().Get("email"))
-		w.mu.Unlock()
-		doi := strings.TrimPrefix(r.URL.Path, "/v2/")
-		var pdf string
-		switch doi {
-		case "10.1000/w2":
-			pdf = w.pubA.URL + "/W2.pdf"
-		case "10.1000/w5":
-			pdf = w.pubA.URL + "/W5.pdf"
-		default:
-			http.NotFound(rw, r)
-			return
-		}
-		json.NewEncoder(rw).Encode(map[string]any{"doi": doi, "is_oa": true,
-			"best_oa_location": map[string]any{"url": pdf, "url_for_pdf": pdf},
-			"oa_locations":     []any{map[string]any{"url_for_pdf": pdf}}})
-	}))
-	loc := func(pdf, landing string) map[string]any {
-		return map[string]any{"is_oa": true, "pdf_url": nilIfEmpty(pdf), "landing_page_url": nilIfEmpty(landing),
-			"version": "publishedVersion", "license": "cc-by", "source": map[string]any{"display_name": "J"}}
+	s, err := sim.Start(sc, sim.Options{Clock: w.clk.Now, Sleep: func(ctx context.Context, d time.Duration) error {
+		w.clk.Advance(d)
+		return ctx.Err()
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	work := func(n int, locs ...map[string]any) map[string]any {
-		m := map[string]any{"id": "https://openalex.org/W" + strconv.Itoa(n), "doi": "https://doi.org/10.1000/w" + strconv.Itoa(n),
-			"display_name": "Knowledge graphs part " + strconv.Itoa(n), "title": "Knowledge graphs part " + strconv.Itoa(n),
-			"publication_year": 2021, "type": "article", "ids": map[string]any{},
-			"open_access": map[string]any{"is_oa": len(locs) > 0}, "locations": locs}
-		if len(locs) > 0 {
-			m["best_oa_location"] = locs[0]
-			m["primary_location"] = locs[0]
-		}
-		return m
-	}
-	a, b := func(p string) string { return "PUBA" + p }, func(p string) string { return "PUBB" + p }
-	w.works = []map[string]any{
-		work(1, loc(a("/W1.pdf"), "")),
-		work(2),
-		work(3, loc("", "LANDING/article/W3")),
-		work(4, loc(a("/W4-bad.pdf"), ""), loc(a("/W4.pdf"), "")),
-		work(5, loc(a("/W5-missing.pdf"), "")),
-		work(6, loc(b("/W6.pdf"), "")),
-		work(7),
-		work(8, loc(b("/W8.pdf"), "")),
-		work(9, loc(a("/W9.xml"), "")),
-	}
-	w.works[1]["open_access"] = map[string]any{"is_oa": true}
-	w.openalex = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.note("openalex", r)
-		if r.URL.Path == "/works" && w.handleSpecial("openalex", rw, r) {
-			return
-		}
-		w.mu.Lock()
-		w.oaQueries = append(w.oaQueries, r.URL.RawQuery)
-		w.mu.Unlock()
-		if id, ok := strings.CutPrefix(r.URL.Path, "/works/"); ok {
-			if w.handleSpecial("openalex", rw, r) {
-				return
-			}
-			id = strings.TrimPrefix(strings.TrimPrefix(id, "https://doi.org/"), "doi:")
-			for _, m := range w.works {
-				if strings.HasSuffix(m["id"].(string), "/"+id) || m["doi"] == "https://doi.org/"+strings.ToLower(id) {
-					json.NewEncoder(rw).Encode(w.expand(m))
-					return
-				}
-			}
-			http.NotFound(rw, r)
-			return
-		}
-		q := r.URL.Query()
-		per, _ := strconv.Atoi(q.Get("per_page"))
-		if per <= 0 {
-			per = 25
-		}
-		start := 0
-		if c := q.Get("cursor"); c != "*" {
-			start, _ = strconv.Atoi(strings.TrimPrefix(c, "c"))
-		}
-		end := min(start+per, len(w.works))
-		var next any
-		if end < len(w.works) {
-			next = "c" + strconv.Itoa(end)
-		}
-		page := make([]map[string]any, 0, end-start)
-		for _, m := range w.works[start:end] {
-			page = append(page, w.expand(m))
-		}
-		json.NewEncoder(rw).Encode(map[string]any{"meta": map[string]any{"count": len(w.works), "per_page": per, "next_cursor": next}, "results": page})
-	}))
-	t.Cleanup(func() {
-		for _, s := range []*httptest.Server{w.openalex, w.unpaywall, w.landing, w.pubA, w.pubB} {
-			s.Close()
-		}
-	})
+	t.Cleanup(func() { s.Close() })
+	w.s = s
 	return w
+}
+
+// log is what the named host has been asked, in order.
+func (w *world) log(host string) []sim.RequestRecord {
+	h, ok := w.s.Stats().Host(host)
+	if !ok {
+		panic("no host " + host)
+	}
+	return h.Log
+}
+
+// count is how many requests the named host got for path.
+func (w *world) count(host, path string) int {
+	n := 0
+	for _, r := range w.log(host) {
+		if r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// pubRequests is how many requests the two publishers got.
+func (w *world) pubRequests() int64 {
+	st := w.s.Stats()
+	a, _ := st.Host("pubA")
+	b, _ := st.Host("pubB")
+	return a.Requests + b.Requests
+}
+
+// violations names the hosts that got requests inside a Retry-After window they
+// had announced.
+func (w *world) violations() []string {
+	var out []string
+	for _, h := range w.s.Stats().Hosts {
+		if n := h.InRetryAfterWindow + h.InRetryAfterGrace; n > 0 {
+			out = append(out, fmt.Sprintf("%s: %d requests inside announced windows %v", h.Name, n, h.Windows))
+		}
+	}
+	return out
+}
+
+// queries are the queries of the named host's requests for path ("": any), in
+// order.
+func (w *world) queries(host, path string) []url.Values {
+	var out []url.Values
+	for _, r := range w.log(host) {
+		if path == "" || r.Path == path {
+			q, _ := url.ParseQuery(r.Query)
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// setResponse fixes what path on host answers from now on (nil: as before).
+func (w *world) setResponse(t *testing.T, host, path string, r *sim.Response) {
+	t.Helper()
+	if err := w.s.SetResponse(host, path, r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// env is a hermetic environment for Main pointing every provider at the world.
+func (w *world) env(t *testing.T, extra map[string]string) func(string) string {
+	return hermeticEnv(t, w.s.OpenAlexURL(), w.s.UnpaywallURL(), map[string]string{
+		"DOCSTOKG_OPENALEX_PER_PAGE": "3",
+		"DOCSTOKG_RESOLVERS_ORDER":   "openalex,unpaywall,landing_page",
+		"DOCSTOKG_RETRY_BASE_DELAY":  "100ms",
+	}, extra)
 }
 
 func nilIfEmpty(s string) any {
@@ -237,24 +212,6 @@ func nilIfEmpty(s string) any {
 		return nil
 	}
 	return s
-}
-
-// expand replaces the PUBA/PUBB/LANDING placeholders with the servers' addresses.
-func (w *world) expand(m map[string]any) map[string]any {
-	data, _ := json.Marshal(m)
-	s := strings.NewReplacer("PUBA", w.pubA.URL, "PUBB", w.pubB.URL, "LANDING", w.landing.URL).Replace(string(data))
-	var out map[string]any
-	json.Unmarshal([]byte(s), &out)
-	return out
-}
-
-// env is a hermetic environment for Main pointing every provider at the world.
-func (w *world) env(t *testing.T, extra map[string]string) func(string) string {
-	return hermeticEnv(t, w.openalex.URL, w.unpaywall.URL, map[string]string{
-		"DOCSTOKG_OPENALEX_PER_PAGE": "3",
-		"DOCSTOKG_RESOLVERS_ORDER":   "openalex,unpaywall,landing_page",
-		"DOCSTOKG_RETRY_BASE_DELAY":  "100ms",
-	}, extra)
 }
 
 // hermeticEnv is an environment for Main with OpenAlex and Unpaywall on local servers,
@@ -333,7 +290,7 @@ func TestRunEndToEnd(t *testing.T) {
 			// One request at a time to pubB, so the 429's cooldown is in force before the
 			// next request to it leaves (requests already in flight cannot be recalled).
 			cfgFile := filepath.Join(t.TempDir(), "contentdl.yaml")
-			pubBHost := strings.TrimPrefix(w.pubB.URL, "http://")
+			pubBHost := strings.TrimPrefix(w.s.HostURLByName("pubB"), "http://")
 			os.WriteFile(cfgFile, []byte("rate_limits:\n  hosts:\n    - host: "+pubBHost+"\n      rps: 20\n      concurrency: 1\n"), 0o644)
 			res := runMain(t, w, getenv, "run", "--config", cfgFile, "--topic", "knowledge graphs", "--mailto", "me@example.org",
 				"--out", out, "--workers", "3", "--json")
@@ -351,8 +308,8 @@ func TestRunEndToEnd(t *testing.T) {
 			if n := w.count("openalex", "/works"); n != 3 {
 				t.Errorf("openalex pages fetched = %d, want 3", n)
 			}
-			if !strings.Contains(w.oaQueries[0], "cursor=%2A") || !strings.Contains(w.oaQueries[0], "mailto=me%40example.org") {
-				t.Errorf("first query %q lacks cursor=* or mailto", w.oaQueries[0])
+			if q := w.log("openalex")[0].Query; !strings.Contains(q, "cursor=%2A") || !strings.Contains(q, "mailto=me%40example.org") {
+				t.Errorf("first query %q lacks cursor=* or mailto", q)
 			}
 			recs := readManifest(t, filepath.Join(out, "manifest.jsonl"))
 			got := latestByWork(recs, "")
@@ -398,14 +355,14 @@ func TestRunEndToEnd(t *testing.T) {
 			if !foundLie {
 				t.Error("no html_not_pdf attempt recorded for W4")
 			}
-			if len(w.violations) > 0 {
-				t.Errorf("requests inside an announced Retry-After window: %v", w.violations)
+			if v := w.violations(); len(v) > 0 {
+				t.Errorf("requests inside an announced Retry-After window: %v", v)
 			}
 			if w.count("pubB", "/W6.pdf") != 2 {
 				t.Errorf("W6 fetched %d times, want 2 (429 then 200)", w.count("pubB", "/W6.pdf"))
 			}
-			for _, e := range w.emailSeen {
-				if e != "me@example.org" {
+			for _, q := range w.queries("unpaywall", "") {
+				if e := q.Get("email"); e != "me@example.org" {
 					t.Errorf("unpaywall email = %q", e)
 				}
 			}
@@ -419,16 +376,12 @@ func TestRunEndToEnd(t *testing.T) {
 			}
 
 			// A rerun resumes: nothing is fetched from publisher hosts.
-			w.mu.Lock()
-			before := w.pubRequests
-			w.mu.Unlock()
+			before := w.pubRequests()
 			res2 := runMain(t, w, getenv, "run", "--topic", "knowledge graphs", "--mailto", "me@example.org", "--out", out, "--json")
 			if res2.code != ExitOK {
 				t.Fatalf("rerun exit %d\n%s", res2.code, res2.stderr)
 			}
-			w.mu.Lock()
-			after := w.pubRequests
-			w.mu.Unlock()
+			after := w.pubRequests()
 			if after != before {
 				t.Errorf("rerun sent %d requests to publisher hosts, want 0", after-before)
 			}
@@ -449,13 +402,11 @@ func TestRunEndToEnd(t *testing.T) {
 }
 
 func TestRunFromInputFile(t *testing.T) {
-	w := newWorld(t)
 	// W3's lookup is rate limited beyond any wait: the run is incomplete (exit 3).
-	w.special["openalex /works/W3"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-		rw.Header().Set("Retry-After", "86400")
-		rw.WriteHeader(http.StatusTooManyRequests)
-		return true
-	}
+	w := newWorld(t, func(sc *sim.Scenario) {
+		sc.OpenAlex.Responses = []sim.PathResponse{{Path: "/works/W3", Response: sim.Response{
+			Status: http.StatusTooManyRequests, Headers: map[string]string{"Retry-After": "86400"}}}}
+	})
 	input := filepath.Join(t.TempDir(), "ids.txt")
 	os.WriteFile(input, []byte("# my reading list\nW1\nhttps://doi.org/10.1000/W2\n\nnot a doi or id\nhttps://openalex.org/W999\nW3\n"), 0o644)
 	out := filepath.Join(t.TempDir(), "out")
@@ -500,17 +451,11 @@ func TestInputMaxWorksStopsCleanly(t *testing.T) {
 }
 
 func TestOpenAlexQuotaStopsDiscoveryWithExit3(t *testing.T) {
-	w := newWorld(t)
-	pages := 0
-	w.special["openalex /works"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-		pages++
-		if pages == 1 {
-			return false
-		}
-		rw.Header().Set("Retry-After", "21600") // the daily budget is spent: six hours
-		rw.WriteHeader(http.StatusTooManyRequests)
-		return true
-	}
+	// The first page spends the daily budget: every later page is 429 until midnight
+	// (12 hours).
+	w := newWorld(t, func(sc *sim.Scenario) {
+		sc.OpenAlex.Cost = sim.CostSpec{ListUSD: 1, SearchUSD: 1, AllowanceUSD: 1}
+	})
 	out := filepath.Join(t.TempDir(), "out")
 	res := runMain(t, w, w.env(t, map[string]string{"DOCSTOKG_ENABLE_CONTEXTUAL_RETRY": "1"}),
 		"run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--json")
@@ -529,10 +474,7 @@ func TestPermanentFailuresDoNotMakeTheRunIncomplete(t *testing.T) {
 	w := newWorld(t)
 	// W3's only route is its landing page, which answers 403 (a bot wall): a
 	// permanent miss, not a reason to page the cron owner every night.
-	w.special["landing /article/W3"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-		rw.WriteHeader(http.StatusForbidden)
-		return true
-	}
+	w.setResponse(t, "landing", "/article/W3", &sim.Response{Status: http.StatusForbidden})
 	out := filepath.Join(t.TempDir(), "out")
 	res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--quiet")
 	if res.code != ExitOK {
@@ -543,10 +485,7 @@ func TestPermanentFailuresDoNotMakeTheRunIncomplete(t *testing.T) {
 	}
 	// The same landing page timing out is transient: exit 3.
 	w2 := newWorld(t)
-	w2.special["landing /article/W3"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-		rw.WriteHeader(http.StatusBadGateway)
-		return true
-	}
+	w2.setResponse(t, "landing", "/article/W3", &sim.Response{Status: http.StatusBadGateway})
 	res = runMain(t, w2, w2.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org", "--out", filepath.Join(t.TempDir(), "o"), "--quiet")
 	if res.code != ExitIncomplete {
 		t.Errorf("a 502 from the only route: exit %d, want 3\n%s", res.code, res.stderr)

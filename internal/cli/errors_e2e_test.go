@@ -2,12 +2,13 @@ package cli
 
 import (
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/docstokg/contentdl/internal/sim"
 )
 
 // closedPort is a loopback address nothing listens on.
@@ -34,7 +35,7 @@ func TestUnreachableOpenAlexErrorIsReadable(t *testing.T) {
 		{"dns", "http://nonexistent.invalid", "nonexistent.invalid", "DNS lookup failed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			env := hermeticEnv(t, c.base, w.unpaywall.URL, map[string]string{
+			env := hermeticEnv(t, c.base, w.s.UnpaywallURL(), map[string]string{
 				"DOCSTOKG_OPENALEX_API_KEY": "sekret-key-123",
 				"DOCSTOKG_RETRY_BASE_DELAY": "100ms",
 			})
@@ -116,22 +117,14 @@ func TestErrorLinesShortensLongMessages(t *testing.T) {
 // too_slow and retried, then the work ends as a transient miss (exit 3) with reason
 // too_slow, and the next run may try again.
 func TestTricklingPublisherIsTooSlow(t *testing.T) {
-	w := newWorld(t)
-	w.works = w.works[:1] // W1, one PDF on pubA
-	w.special["pubA /W1.pdf"] = func(rw http.ResponseWriter, r *http.Request, n int) bool {
-		rw.Header().Set("Content-Type", "application/pdf")
-		rw.WriteHeader(http.StatusOK)
-		// Until the client hangs up: a body that could end might be read whole from
-		// the socket buffer inside one window if the client fell behind.
-		for r.Context().Err() == nil {
-			if _, err := rw.Write([]byte{'%'}); err != nil {
-				break
-			}
-			http.NewResponseController(rw).Flush()
-			w.clk.Advance(time.Second)
-		}
-		return true
-	}
+	// W1, one PDF on pubA, trickles one byte per second of the fake clock until the
+	// client hangs up (a body that could end might be read whole from the socket
+	// buffer inside one window if the client fell behind).
+	w := newWorld(t, firstWorks(1), func(sc *sim.Scenario) {
+		pubA := worldHost(sc, "pubA")
+		pubA.Faults.Shares = append(pubA.Faults.Shares, sim.Share{Fault: sim.Fault{Kind: sim.FaultTrickle, Delay: time.Second},
+			Share: 1, PathPrefix: "/W1.pdf"})
+	})
 	out := filepath.Join(t.TempDir(), "out")
 	r := runMain(t, w, w.env(t, map[string]string{"DOCSTOKG_RETRY_MAX_ATTEMPTS": "3"}),
 		"run", "--topic", "kg", "--mailto", "me@example.org", "--out", out, "--quiet")

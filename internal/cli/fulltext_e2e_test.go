@@ -2,12 +2,11 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,109 +15,128 @@ import (
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/download"
 	"github.com/docstokg/contentdl/internal/manifest"
+	"github.com/docstokg/contentdl/internal/sim"
 )
 
-// pageWorld is OpenAlex plus one publisher host that serves the realistic pages of
-// internal/download/testdata/pages and the PDFs they link to. OpenAlex answers carry
-// the 2026 cost headers: each list page costs costPerPage USD out of a daily
-// allowance.
+// pageWorld is a simulated OpenAlex (internal/sim) and one publisher host, "pub",
+// that serves the realistic pages of internal/download/testdata/pages under /page/
+// and the PDFs they link to under /files/. Each work's OpenAlex record names only a
+// page: its open_access.oa_url (or, for W5, its best location's pdf_url). OpenAlex
+// answers carry the 2026 cost headers: each list page costs costPerPage USD out of a
+// daily allowance of 1 USD.
 type pageWorld struct {
-	t         *testing.T
-	clk       *clock.Fake
-	oa, pub   *httptest.Server
-	mu        sync.Mutex
-	works     []map[string]any
-	pdfOK     map[string]bool
-	hits      map[string]int
-	cursors   []string // cursor of every /works list request, in order
-	remaining float64
-	perPage   int
-	badCursor string // a cursor answered with 400
+	clk   *clock.Fake
+	s     *sim.Sim
+	taken int // listing requests already handed out by takeCursors
 }
 
 const costPerPage = 0.001
 
-func newPageWorld(t *testing.T) *pageWorld {
+// pageWork is one work of the page world: the page its record names.
+type pageWork struct {
+	id   string
+	oa   string // page of open_access.oa_url
+	best string // page of best_oa_location.pdf_url
+}
+
+func pageWorks() []pageWork {
+	return []pageWork{
+		{id: "W1", oa: "repository_record.html"},
+		{id: "W2", oa: "abstract.html"},
+		{id: "W3", oa: "paywall.html"},
+		{id: "W4", oa: "challenge_pmc_pow.html"},
+		{id: "W5", best: "challenge_cloudflare.html"},
+		{id: "W6", oa: "fulltext_article.html"},
+	}
+}
+
+// newPageWorld starts the page world with works; content gives some of them a
+// content_urls field (work id → JSON object).
+func newPageWorld(t *testing.T, works []pageWork, content map[string]string) *pageWorld {
 	t.Helper()
-	pw := &pageWorld{t: t, clk: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)),
-		pdfOK: map[string]bool{"/files/record.pdf": true}, hits: map[string]int{}, remaining: 1.0, perPage: 2}
-	pw.pub = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		pw.mu.Lock()
-		pw.hits[r.URL.Path]++
-		ok := pw.pdfOK[r.URL.Path]
-		pw.mu.Unlock()
-		if name, found := strings.CutPrefix(r.URL.Path, "/page/"); found {
-			b, err := os.ReadFile(filepath.Join("..", "download", "testdata", "pages", name))
-			if err != nil {
-				http.NotFound(rw, r)
-				return
-			}
-			page := strings.ReplaceAll(string(b), "https://repository.example.edu/bitstream/handle/1234/5678/kg-embeddings.pdf?sequence=1", pw.pub.URL+"/files/record.pdf")
-			page = strings.ReplaceAll(page, "https://journal.example.org/articles/10.1000/orj.2023.118.pdf", pw.pub.URL+"/files/article.pdf")
-			rw.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprint(rw, page)
-			return
+	pw := &pageWorld{clk: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))}
+	var list []sim.WorkSpec
+	for _, w := range works {
+		oaURL, best := `""`, "null"
+		if w.oa != "" {
+			oaURL = `"${pub}/page/` + w.oa + `"`
 		}
-		if !ok {
-			http.NotFound(rw, r)
-			return
+		if w.best != "" {
+			best = `{"is_oa": true, "pdf_url": "${pub}/page/` + w.best + `"}`
 		}
-		rw.Header().Set("Content-Type", "application/pdf")
-		rw.Write(fakePDF(r.URL.Path, 4096))
-	}))
-	pw.oa = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		pw.mu.Lock()
-		defer pw.mu.Unlock()
-		q := r.URL.Query()
-		cursor := q.Get("cursor")
-		pw.cursors = append(pw.cursors, cursor)
-		if cursor == pw.badCursor && cursor != "" {
-			pw.badCursor = "" // expired once; a fresh paging reaches it again legitimately
-			rw.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(rw, `{"error":"Invalid cursor","message":"cursor is expired or malformed"}`)
-			return
+		// A closed work whose record is replaced: it names only its page.
+		ws := sim.WorkSpec{ID: w.id, Title: "Work " + w.id + " on kg", Year: 2021, Kind: sim.KindClosed,
+			OpenAlex: map[string]string{"open_access": `{"is_oa": true, "oa_url": ` + oaURL + `}`, "best_oa_location": best,
+				"primary_location": "null", "locations": "null", "doi": "null", "ids": "null"}}
+		if c, ok := content[w.id]; ok {
+			ws.OpenAlex["content_urls"] = c
 		}
-		start := 0
-		if cursor != "*" {
-			start, _ = strconv.Atoi(strings.TrimPrefix(cursor, "c"))
-		}
-		end := min(start+pw.perPage, len(pw.works))
-		var next any
-		if end < len(pw.works) {
-			next = "c" + strconv.Itoa(end)
-		}
-		pw.remaining -= costPerPage
-		h := rw.Header()
-		h.Set("X-RateLimit-Cost-USD", strconv.FormatFloat(costPerPage, 'f', -1, 64))
-		h.Set("X-RateLimit-Remaining-USD", strconv.FormatFloat(pw.remaining, 'f', 4, 64))
-		h.Set("X-RateLimit-Credits-Used", strconv.Itoa(len(pw.cursors)*10))
-		h.Set("X-RateLimit-Reset", "43200")
-		page := pw.works[start:end]
-		json.NewEncoder(rw).Encode(map[string]any{"meta": map[string]any{"count": len(pw.works), "next_cursor": next}, "results": page})
-	}))
-	t.Cleanup(func() { pw.oa.Close(); pw.pub.Close() })
-	u := pw.pub.URL
-	work := func(id, oaURL, pdfURL string) map[string]any {
-		m := map[string]any{"id": "https://openalex.org/" + id, "display_name": "Work " + id, "publication_year": 2021,
-			"open_access": map[string]any{"is_oa": true, "oa_url": oaURL}}
-		if pdfURL != "" {
-			m["best_oa_location"] = map[string]any{"is_oa": true, "pdf_url": pdfURL}
-		}
-		return m
+		list = append(list, ws)
 	}
-	pw.works = []map[string]any{
-		work("W1", u+"/page/repository_record.html", ""),
-		work("W2", u+"/page/abstract.html", ""),
-		work("W3", u+"/page/paywall.html", ""),
-		work("W4", u+"/page/challenge_pmc_pow.html", ""),
-		work("W5", "", u+"/page/challenge_cloudflare.html"),
-		work("W6", u+"/page/fulltext_article.html", ""),
+	s, err := sim.Start(sim.Scenario{Name: "pages", Topic: "kg", Works: sim.WorksSpec{List: list},
+		OpenAlex: sim.OpenAlexSpec{LastPageNullCursor: true,
+			Cost: sim.CostSpec{ListUSD: costPerPage, SearchUSD: costPerPage, AllowanceUSD: 1}},
+		Hosts: []sim.HostSpec{{Name: "pub"}}}, sim.Options{Clock: pw.clk.Now})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
+	pw.s = s
+	pub := s.HostURLByName("pub")
+	dir := filepath.Join("..", "download", "testdata", "pages")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := strings.ReplaceAll(string(b), "https://repository.example.edu/bitstream/handle/1234/5678/kg-embeddings.pdf?sequence=1", pub+"/files/record.pdf")
+		page = strings.ReplaceAll(page, "https://journal.example.org/articles/10.1000/orj.2023.118.pdf", pub+"/files/article.pdf")
+		pw.serve(t, "/page/"+e.Name(), &sim.Response{Headers: map[string]string{"Content-Type": "text/html; charset=utf-8"}, Body: page})
+	}
+	pw.servePDF(t, "/files/record.pdf")
 	return pw
 }
 
+func (pw *pageWorld) serve(t *testing.T, path string, r *sim.Response) {
+	t.Helper()
+	if err := pw.s.SetResponse("pub", path, r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// servePDF makes path on the publisher a PDF; until then it is 404.
+func (pw *pageWorld) servePDF(t *testing.T, path string) {
+	pw.serve(t, path, &sim.Response{Headers: map[string]string{"Content-Type": "application/pdf"}, Body: string(fakePDF(path, 4096))})
+}
+
+// hits is how many requests the publisher got for path.
+func (pw *pageWorld) hits(path string) int { return pw.s.Requests("pub", path) }
+
+// takeCursors returns the cursor of every /works list request since the last call,
+// in order.
+func (pw *pageWorld) takeCursors() []string {
+	h, _ := pw.s.Stats().Host(sim.RoleOpenAlex)
+	var out []string
+	n := 0
+	for _, r := range h.Log {
+		if r.Path != "/works" {
+			continue
+		}
+		if n++; n > pw.taken {
+			q, _ := url.ParseQuery(r.Query)
+			out = append(out, q.Get("cursor"))
+		}
+	}
+	pw.taken = n
+	return out
+}
+
 func (pw *pageWorld) env(t *testing.T, extra map[string]string) func(string) string {
-	return hermeticEnv(t, pw.oa.URL, "http://127.0.0.1:1", map[string]string{
+	return hermeticEnv(t, pw.s.OpenAlexURL(), "http://127.0.0.1:1", map[string]string{
 		"DOCSTOKG_RESOLVERS_ORDER":   "openalex,landing_page",
 		"DOCSTOKG_OPENALEX_API_KEY":  "secret-key-1",
 		"DOCSTOKG_RETRY_BASE_DELAY":  "100ms",
@@ -147,7 +165,7 @@ func htmlDir(t *testing.T, out string) []string {
 // reason; the article is kept as HTML; a second run upgrades it once its PDF is
 // reachable, leaving the HTML and naming both in the manifest.
 func TestPagesEndToEnd(t *testing.T) {
-	pw := newPageWorld(t)
+	pw := newPageWorld(t, pageWorks(), nil)
 	out := filepath.Join(t.TempDir(), "out")
 	env := pw.env(t, nil)
 	res := pw.run(t, env, "run", "--topic", "kg", "--out", out, "--json")
@@ -172,9 +190,7 @@ func TestPagesEndToEnd(t *testing.T) {
 		t.Errorf("by_reason %v", sum.ByReason)
 	}
 
-	pw.mu.Lock()
-	pw.pdfOK["/files/article.pdf"] = true
-	pw.mu.Unlock()
+	pw.servePDF(t, "/files/article.pdf")
 	res = pw.run(t, env, "run", "--topic", "kg", "--out", out, "--json")
 	if res.code != ExitOK {
 		t.Fatalf("run 2: exit %d\n%s", res.code, res.stderr)
@@ -203,16 +219,13 @@ func TestPagesEndToEnd(t *testing.T) {
 func TestNoUpgradeFlagAndEnv(t *testing.T) {
 	for _, how := range []string{"flag", "env"} {
 		t.Run(how, func(t *testing.T) {
-			pw := newPageWorld(t)
-			pw.works = pw.works[5:]
+			pw := newPageWorld(t, pageWorks()[5:], nil)
 			out := filepath.Join(t.TempDir(), "out")
 			if res := pw.run(t, pw.env(t, nil), "run", "--topic", "kg", "--out", out); res.code != ExitOK {
 				t.Fatalf("run 1: exit %d\n%s", res.code, res.stderr)
 			}
-			pw.mu.Lock()
-			pw.pdfOK["/files/article.pdf"] = true
-			before := pw.hits["/files/article.pdf"]
-			pw.mu.Unlock()
+			pw.servePDF(t, "/files/article.pdf")
+			before := pw.hits("/files/article.pdf")
 			args := []string{"run", "--topic", "kg", "--out", out}
 			env := pw.env(t, nil)
 			if how == "flag" {
@@ -223,9 +236,7 @@ func TestNoUpgradeFlagAndEnv(t *testing.T) {
 			if res := pw.run(t, env, args...); res.code != ExitOK {
 				t.Fatalf("run 2: exit %d\n%s", res.code, res.stderr)
 			}
-			pw.mu.Lock()
-			after := pw.hits["/files/article.pdf"]
-			pw.mu.Unlock()
+			after := pw.hits("/files/article.pdf")
 			if after != before {
 				t.Errorf("the PDF was fetched with no_upgrade set (%d → %d)", before, after)
 			}
@@ -237,7 +248,7 @@ func TestNoUpgradeFlagAndEnv(t *testing.T) {
 // stop_reason budget_exhausted, the cost and the remaining allowance in the summary
 // and the metrics; the next run resumes from the checkpoint, not from cursor "*".
 func TestBudgetStopsAndCheckpointResumes(t *testing.T) {
-	pw := newPageWorld(t)
+	pw := newPageWorld(t, pageWorks(), nil)
 	out := filepath.Join(t.TempDir(), "out")
 	metrics := filepath.Join(t.TempDir(), "m.prom")
 	env := pw.env(t, nil)
@@ -273,12 +284,9 @@ func TestBudgetStopsAndCheckpointResumes(t *testing.T) {
 			t.Errorf("metrics lack %q:\n%s", want, prom)
 		}
 	}
-	pw.mu.Lock()
-	if len(pw.cursors) != 2 {
-		t.Errorf("run 1 asked for %d pages (%v), want 2", len(pw.cursors), pw.cursors)
+	if cursors := pw.takeCursors(); len(cursors) != 2 {
+		t.Errorf("run 1 asked for %d pages (%v), want 2", len(cursors), cursors)
 	}
-	pw.cursors = nil
-	pw.mu.Unlock()
 
 	// Run 2 without a budget: it starts from the saved cursor (re-reading the last
 	// page whose works were all finished) and goes to the end.
@@ -286,10 +294,7 @@ func TestBudgetStopsAndCheckpointResumes(t *testing.T) {
 	if res.code != ExitOK {
 		t.Fatalf("run 2: exit %d\n%s", res.code, res.stderr)
 	}
-	pw.mu.Lock()
-	cursors := append([]string(nil), pw.cursors...)
-	pw.cursors = nil
-	pw.mu.Unlock()
+	cursors := pw.takeCursors()
 	if len(cursors) == 0 || cursors[0] == "*" {
 		t.Errorf("run 2 paged %v, want it to resume from the checkpoint", cursors)
 	}
@@ -310,16 +315,14 @@ func TestBudgetStopsAndCheckpointResumes(t *testing.T) {
 	if res := pw.run(t, env, "run", "--topic", "kg", "--out", out); res.code != ExitOK {
 		t.Fatalf("run 3: exit %d\n%s", res.code, res.stderr)
 	}
-	pw.mu.Lock()
-	defer pw.mu.Unlock()
-	if len(pw.cursors) == 0 || pw.cursors[0] != "*" {
-		t.Errorf("run 3 paged %v, want it to start at *", pw.cursors)
+	if cursors := pw.takeCursors(); len(cursors) == 0 || cursors[0] != "*" {
+		t.Errorf("run 3 paged %v, want it to start at *", cursors)
 	}
 }
 
 // A saved cursor that OpenAlex rejects makes the run page from "*" again, and say so.
 func TestRejectedCheckpointCursorFallsBack(t *testing.T) {
-	pw := newPageWorld(t)
+	pw := newPageWorld(t, pageWorks(), nil)
 	out := filepath.Join(t.TempDir(), "out")
 	env := pw.env(t, nil)
 	if res := pw.run(t, env, "run", "--topic", "kg", "--out", out, "--max-cost-usd", "0.0025"); res.code != ExitIncomplete {
@@ -333,10 +336,8 @@ func TestRejectedCheckpointCursorFallsBack(t *testing.T) {
 	if json.Unmarshal(data, &cp) != nil || cp.Cursor == "" || cp.Cursor == "*" {
 		t.Fatalf("checkpoint %s", data)
 	}
-	pw.mu.Lock()
-	pw.badCursor = cp.Cursor
-	pw.cursors = nil
-	pw.mu.Unlock()
+	pw.s.ExpireCursor(cp.Cursor) // answered 400 once; a fresh paging reaches it again legitimately
+	pw.takeCursors()
 	res := pw.run(t, env, "run", "--topic", "kg", "--out", out)
 	if res.code != ExitOK {
 		t.Fatalf("run 2: exit %d\n%s", res.code, res.stderr)
@@ -344,10 +345,8 @@ func TestRejectedCheckpointCursorFallsBack(t *testing.T) {
 	if !strings.Contains(res.stderr, "rejected the saved discovery cursor") {
 		t.Errorf("no log line about the rejected cursor:\n%s", res.stderr)
 	}
-	pw.mu.Lock()
-	defer pw.mu.Unlock()
-	if len(pw.cursors) < 2 || pw.cursors[0] != cp.Cursor || pw.cursors[1] != "*" {
-		t.Errorf("run 2 paged %v, want the saved cursor then *", pw.cursors)
+	if cursors := pw.takeCursors(); len(cursors) < 2 || cursors[0] != cp.Cursor || cursors[1] != "*" {
+		t.Errorf("run 2 paged %v, want the saved cursor then *", cursors)
 	}
 }
 
@@ -355,7 +354,6 @@ func TestRejectedCheckpointCursorFallsBack(t *testing.T) {
 // content_urls, fetches content_urls.pdf (or {content_base_url}/works/{id}.pdf) with
 // the API key, books each PDF in the ledger and stops at the budget.
 func TestOpenAlexContentResolverIsPaidAndBounded(t *testing.T) {
-	pw := newPageWorld(t)
 	var mu sync.Mutex
 	served := 0
 	content := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -371,14 +369,15 @@ func TestOpenAlexContentResolverIsPaidAndBounded(t *testing.T) {
 		rw.Write(fakePDF(r.URL.Path, 4096))
 	}))
 	defer content.Close()
-	pw.perPage = 10
-	pw.works = pw.works[:3]
-	pw.works[0]["content_urls"] = map[string]any{"pdf": content.URL + "/works/W1.pdf", "grobid_xml": nil}
-	pw.works[2]["content_urls"] = map[string]any{"pdf": content.URL + "/works/W3.pdf"}
+	pw := newPageWorld(t, pageWorks()[:3], map[string]string{
+		"W1": `{"pdf": "` + content.URL + `/works/W1.pdf", "grobid_xml": null}`,
+		"W3": `{"pdf": "` + content.URL + `/works/W3.pdf"}`,
+	})
 	out := filepath.Join(t.TempDir(), "out")
 	env := pw.env(t, map[string]string{
 		"DOCSTOKG_RESOLVERS_ORDER":           "openalex_content",
 		"DOCSTOKG_OPENALEX_CONTENT_BASE_URL": content.URL,
+		"DOCSTOKG_OPENALEX_PER_PAGE":         "10",
 	})
 	// One list page (0.001) and two PDFs (0.02) fit in 0.025; a third PDF does not.
 	res := pw.run(t, env, "run", "--topic", "kg", "--out", out, "--json", "--max-cost-usd", "0.025")
@@ -405,10 +404,7 @@ func TestOpenAlexContentResolverIsPaidAndBounded(t *testing.T) {
 		t.Errorf("manifest shows the key or no content URL:\n%s", data)
 	}
 	// The listing asked for content_urls.
-	pw.mu.Lock()
-	n := len(pw.cursors)
-	pw.mu.Unlock()
-	if n != 1 {
+	if n := len(pw.takeCursors()); n != 1 {
 		t.Errorf("%d list pages, want 1", n)
 	}
 

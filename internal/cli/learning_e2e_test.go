@@ -25,7 +25,7 @@ type limitedWorld struct {
 
 func newLimitedWorld(t *testing.T, n int, capRPS float64) *limitedWorld {
 	t.Helper()
-	w := &world{t: t, clk: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))}
+	w := &world{clk: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))}
 	s, err := sim.Start(sim.Scenario{Name: "limited", Seed: 4, Topic: "Limited", PDFSize: 2048,
 		Works: sim.WorksSpec{Count: n, Mix: sim.Mix{DirectPDF: 1}},
 		Hosts: []sim.HostSpec{{Name: "pub", ServiceSpec: sim.ServiceSpec{Capacity: sim.Capacity{RPS: capRPS, Burst: 1},

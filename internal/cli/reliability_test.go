@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,13 +10,12 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,10 +23,13 @@ import (
 
 	"github.com/docstokg/contentdl/internal/clock"
 	"github.com/docstokg/contentdl/internal/manifest"
+	"github.com/docstokg/contentdl/internal/sim"
 )
 
 // A fault is one way a server misbehaves. Each fault kind is given to a group of
-// works; afterwards the test checks how every work ended.
+// works; afterwards the test checks how every work ended. The works and their
+// faults live on the simulator (internal/sim): a faulty work's candidate is
+// /f/<fault>/<id>.pdf, a healthy one /ok/<id>.pdf.
 type fault struct {
 	name string
 	// n is how many works get the fault.
@@ -39,13 +42,20 @@ type fault struct {
 	want string
 	// reasons are the acceptable manifest reasons of a work that is not saved.
 	reasons []string
-	// serve answers the n-th request (1-based) for a faulty path; false = serve the
-	// healthy PDF.
-	serve func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool
-	// host: "" = the main publisher, "slow" = a publisher of its own (its cooldown
-	// must not close the main publisher).
+	// attempts are the faults of the first requests for each faulty path, one per
+	// request; the PDF follows.
+	attempts []sim.Fault
+	// always is the fault of every request for a faulty path.
+	always *sim.Fault
+	// response is what every request for a faulty path gets instead of the PDF.
+	response *sim.Response
+	// host: "pub" (default) = the main publisher, "slow" = a publisher of its own
+	// (its cooldown must not close the main publisher).
 	host string
 }
+
+// faulty reports whether the fault acts on a publisher path.
+func (f fault) faulty() bool { return f.attempts != nil || f.always != nil || f.response != nil }
 
 // Fault groups that act on discovery rather than on a publisher path.
 const (
@@ -60,109 +70,48 @@ const (
 	faultOversizeBytes = 512 << 10
 )
 
+// gzipBomb is a gzip stream that starts like a PDF and inflates far past
+// download.max_bytes.
+func gzipBomb() []byte {
+	var zb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&zb, gzip.BestCompression)
+	zw.Write([]byte("%PDF-1.4\n"))
+	zero := make([]byte, 64<<10)
+	for n := 0; n < faultBombInflated; n += len(zero) {
+		zw.Write(zero)
+	}
+	zw.Close()
+	return zb.Bytes()
+}
+
 func faultKinds() []fault {
+	pdf := map[string]string{"Content-Type": "application/pdf"}
 	return []fault{
 		{name: faultNone, n: 10, want: "saved"},
 		{name: faultOAMalformed, n: faultPerPage, want: "saved"},
-		{name: "reset_before_headers", n: 4, want: "saved", serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-			if n <= 2 {
-				hijackClose(rw)
-				return true
-			}
-			return false
-		}},
-		{name: "truncated_body", n: 4, want: "saved", serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-			if n == 1 {
-				body := fakePDF(r.URL.Path, faultPDFSize)
-				rw.Header().Set("Content-Type", "application/pdf")
-				rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
-				rw.Write(body[:len(body)/2])
-				return true
-			}
-			return false
-		}},
-		{name: "stalled_body", n: 4, want: "saved", serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-			if n == 1 {
-				body := fakePDF(r.URL.Path, faultPDFSize)
-				rw.Header().Set("Content-Type", "application/pdf")
-				rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
-				rw.Write(body[:len(body)/2])
-				http.NewResponseController(rw).Flush()
-				select { // stall until the client gives up (real time: download.timeout)
-				case <-r.Context().Done():
-				case <-time.After(10 * time.Second):
-				}
-				return true
-			}
-			return false
-		}},
-		{name: "503_burst", n: 4, want: "saved", serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-			if n <= 3 {
-				http.Error(rw, "Service Unavailable", http.StatusServiceUnavailable)
-				return true
-			}
-			return false
-		}},
+		{name: "reset_before_headers", n: 4, want: "saved", attempts: []sim.Fault{{Kind: sim.FaultReset}, {Kind: sim.FaultReset}}},
+		{name: "truncated_body", n: 4, want: "saved", attempts: []sim.Fault{{Kind: sim.FaultTruncated}}},
+		// Half the body, then a stall until the client gives up (real time:
+		// download.timeout).
+		{name: "stalled_body", n: 4, want: "saved", attempts: []sim.Fault{{Kind: sim.FaultSlowBody, Delay: 10 * time.Second}}},
+		{name: "503_burst", n: 4, want: "saved", attempts: []sim.Fault{{Kind: sim.FaultUnavailable}, {Kind: sim.FaultUnavailable}, {Kind: sim.FaultUnavailable}}},
 		{name: "503_retry_after_2h", n: 4, host: "slow", want: "deferred", reasons: []string{"rate_limited"},
-			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-				rw.Header().Set("Retry-After", "7200")
-				http.Error(rw, "Service Unavailable", http.StatusServiceUnavailable)
-				return true
-			}},
+			always: &sim.Fault{Kind: sim.FaultUnavailable, RetryAfter: 2 * time.Hour}},
 		// A challenge page labelled application/pdf: reported as the bot check it is.
 		{name: "html_as_pdf", n: 4, alt: true, want: "miss", reasons: []string{"bot_challenge"},
-			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-				rw.Header().Set("Content-Type", "application/pdf")
-				fmt.Fprint(rw, "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>Verify you are human</body></html>")
-				return true
-			}},
+			always: &sim.Fault{Kind: sim.FaultHTMLAsPDF}},
 		{name: "redirect_loop", n: 4, alt: true, want: "miss", reasons: []string{"too_many_redirects"},
-			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-				hop, _ := strconv.Atoi(r.URL.Query().Get("hop"))
-				http.Redirect(rw, r, r.URL.Path+"?hop="+strconv.Itoa(hop+1), http.StatusFound)
-				return true
-			}},
+			always: &sim.Fault{Kind: sim.FaultRedirectLoop}},
 		{name: "redirect_file_scheme", n: 4, alt: true, want: "miss", reasons: []string{"bad_scheme"},
-			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-				rw.Header().Set("Location", "file:///etc/passwd")
-				rw.WriteHeader(http.StatusFound)
-				return true
-			}},
+			response: &sim.Response{Status: http.StatusFound, Headers: map[string]string{"Location": "file:///etc/passwd"}}},
 		{name: "redirect_ftp_scheme", n: 4, alt: true, want: "miss", reasons: []string{"bad_scheme"},
-			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-				rw.Header().Set("Location", "ftp://127.0.0.1:21/pub/paper.pdf")
-				rw.WriteHeader(http.StatusMovedPermanently)
-				return true
-			}},
+			response: &sim.Response{Status: http.StatusMovedPermanently, Headers: map[string]string{"Location": "ftp://127.0.0.1:21/pub/paper.pdf"}}},
 		{name: "gzip_bomb", n: 4, alt: true, want: "miss", reasons: []string{"too_large"},
-			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-				rw.Header().Set("Content-Type", "application/pdf")
-				rw.Header().Set("Content-Encoding", "gzip")
-				rw.Header().Set("Content-Length", strconv.Itoa(len(fw.bomb)))
-				rw.Write(fw.bomb)
-				return true
-			}},
+			response: &sim.Response{Headers: map[string]string{"Content-Type": "application/pdf", "Content-Encoding": "gzip"}, Body: string(gzipBomb())}},
 		{name: "oversize_declared", n: 4, alt: true, want: "miss", reasons: []string{"too_large"},
-			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-				body := fakePDF(r.URL.Path, faultOversizeBytes)
-				rw.Header().Set("Content-Type", "application/pdf")
-				rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
-				rw.Write(body)
-				return true
-			}},
+			always: &sim.Fault{Kind: sim.FaultOversize, Size: faultOversizeBytes}},
 		{name: "oversize_chunked", n: 4, alt: true, want: "miss", reasons: []string{"too_large"},
-			serve: func(fw *faultWorld, rw http.ResponseWriter, r *http.Request, n int) bool {
-				body := fakePDF(r.URL.Path, faultOversizeBytes)
-				rw.Header().Set("Content-Type", "application/pdf")
-				rw.WriteHeader(http.StatusOK)
-				http.NewResponseController(rw).Flush() // no Content-Length: chunked
-				for off := 0; off < len(body); off += 64 << 10 {
-					if _, err := rw.Write(body[off:min(off+64<<10, len(body))]); err != nil {
-						return true
-					}
-				}
-				return true
-			}},
+			response: &sim.Response{Headers: pdf, Body: string(fakePDF("oversize", faultOversizeBytes)), Chunked: true}},
 		{name: faultUPWMalformed, n: 4, want: "miss", reasons: []string{"resolver_error"}},
 		{name: faultRepeatCursor, n: faultPerPage, want: "saved"},
 	}
@@ -175,59 +124,53 @@ type faultWork struct {
 	alt   bool // has a second, healthy candidate
 }
 
-// faultWorld serves OpenAlex, Unpaywall and two publishers, injecting the faults.
+// faultWorld is a simulated OpenAlex, Unpaywall and two publishers ("pub" and
+// "slow") serving the fault groups: OpenAlex serves one page malformed (once, or
+// forever) and repeats the last page's cursor; Unpaywall answers the
+// unpaywall_malformed works with broken JSON and knows no other work.
 type faultWorld struct {
-	t        *testing.T
 	clk      *clock.Fake
+	s        *sim.Sim
 	kinds    map[string]fault
 	works    []faultWork
-	byID     map[string]faultWork
-	bomb     []byte
-	oa, upw  *httptest.Server
-	pub      *httptest.Server
-	slow     *httptest.Server
-	malPage  int // the page served malformed once
+	malPage  int // the page served malformed
 	lastPage int // the page whose next_cursor repeats its own cursor
-	// malformedForever makes malPage malformed on every request.
-	malformedForever bool
-
-	mu   sync.Mutex
-	hits map[string]int // "server path" → requests
 }
 
-func (fw *faultWorld) hit(server, path string) int {
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	fw.hits[server+" "+path]++
-	return fw.hits[server+" "+path]
-}
-
-func (fw *faultWorld) count(server, path string) int {
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	return fw.hits[server+" "+path]
-}
-
-func newFaultWorld(t *testing.T) *faultWorld {
-	t.Helper()
-	fw := &faultWorld{t: t, clk: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)),
-		kinds: map[string]fault{}, byID: map[string]faultWork{}, hits: map[string]int{}}
-	// A gzip stream that starts like a PDF and inflates far past download.max_bytes.
-	var zb bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&zb, gzip.BestCompression)
-	zw.Write([]byte("%PDF-1.4\n"))
-	zero := make([]byte, 64<<10)
-	for n := 0; n < faultBombInflated; n += len(zero) {
-		zw.Write(zero)
+// count is how many requests the named simulated host got for path (redirect hops
+// included: they carry a query).
+func (fw *faultWorld) count(host, path string) int {
+	h, _ := fw.s.Stats().Host(host)
+	n := 0
+	for _, r := range h.Log {
+		if r.Path == path {
+			n++
+		}
 	}
-	zw.Close()
-	fw.bomb = zb.Bytes()
+	return n
+}
 
+// cursors counts the OpenAlex listing requests by cursor.
+func (fw *faultWorld) cursors() map[string]int {
+	h, _ := fw.s.Stats().Host(sim.RoleOpenAlex)
+	out := map[string]int{}
+	for _, r := range h.Log {
+		if r.Path == "/works" {
+			q, _ := url.ParseQuery(r.Query)
+			out[q.Get("cursor")]++
+		}
+	}
+	return out
+}
+
+// newFaultWorld starts the fault world; with malformedForever the malformed page
+// never heals.
+func newFaultWorld(t *testing.T, malformedForever bool) *faultWorld {
+	t.Helper()
+	fw := &faultWorld{clk: clock.NewFake(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)), kinds: map[string]fault{}}
 	add := func(f fault) {
 		for i := 0; i < f.n; i++ {
-			w := faultWork{id: "W" + strconv.Itoa(1000+len(fw.works)), fault: f.name, alt: f.alt && i%2 == 0}
-			fw.works = append(fw.works, w)
-			fw.byID[w.id] = w
+			fw.works = append(fw.works, faultWork{id: "W" + strconv.Itoa(1000+len(fw.works)), fault: f.name, alt: f.alt && i%2 == 0})
 		}
 	}
 	var repeat fault
@@ -252,112 +195,59 @@ func newFaultWorld(t *testing.T) *faultWorld {
 	add(repeat)
 	fw.lastPage = len(fw.works) / faultPerPage
 
-	pdf := func(server string) http.HandlerFunc {
-		return func(rw http.ResponseWriter, r *http.Request) {
-			n := fw.hit(server, r.URL.Path)
-			// /f/<fault>/<id>.pdf is faulty; /ok/<id>.pdf is healthy.
-			parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
-			if len(parts) == 3 && parts[0] == "f" {
-				if f, ok := fw.kinds[parts[1]]; ok && f.serve != nil && f.serve(fw, rw, r, n) {
-					return
-				}
-			}
-			if len(parts) < 2 {
-				http.NotFound(rw, r)
-				return
-			}
-			rw.Header().Set("Content-Type", "application/pdf")
-			rw.Write(fakePDF(strings.TrimSuffix(parts[len(parts)-1], ".pdf"), faultPDFSize))
+	hosts := map[string]*sim.HostSpec{"pub": {Name: "pub"}, "slow": {Name: "slow"}}
+	for _, f := range faultKinds() {
+		h := hosts[cmp.Or(f.host, "pub")]
+		prefix := "/f/" + f.name + "/"
+		if f.always != nil {
+			h.Faults.Shares = append(h.Faults.Shares, sim.Share{Fault: *f.always, Share: 1, PathPrefix: prefix})
+		}
+		if f.response != nil {
+			h.Responses = append(h.Responses, sim.PathResponse{PathPrefix: prefix, Response: *f.response})
 		}
 	}
-	fw.pub = httptest.NewServer(pdf("pub"))
-	fw.slow = httptest.NewServer(pdf("slow"))
-	fw.upw = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		fw.hit("upw", r.URL.Path)
-		id := "W" + strings.TrimPrefix(r.URL.Path, "/v2/10.2000/w")
-		if w, ok := fw.byID[id]; ok && w.fault == faultUPWMalformed {
-			rw.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(rw, `{"doi": "10.2000/w%s", "best_oa_location": {"url_for_pdf": "%s/ok/%s.pdf"`, id[1:], fw.pub.URL, id)
-			return
+	var list []sim.WorkSpec
+	for _, w := range fw.works {
+		f := fw.kinds[w.fault]
+		num := strings.TrimPrefix(w.id, "W")
+		ws := sim.WorkSpec{ID: w.id, DOI: "10.2000/w" + num, Title: "Faults " + w.fault + " " + num, Year: 2022}
+		switch {
+		case w.fault == faultUPWMalformed:
+			ws.UnpaywallRaw = `{"doi": "10.2000/w` + num + `", "best_oa_location": {"url_for_pdf": "${pub}/ok/` + w.id + `.pdf"`
+		case f.faulty():
+			host := cmp.Or(f.host, "pub")
+			path := "/f/" + w.fault + "/" + w.id + ".pdf"
+			ws.Locations = []sim.LocationSpec{{Host: host, PDF: path}}
+			if f.attempts != nil {
+				h := hosts[host]
+				h.Faults.Schedules = append(h.Faults.Schedules, sim.Schedule{Path: path, Attempts: f.attempts})
+			}
+		default:
+			ws.Locations = []sim.LocationSpec{{Host: "pub", PDF: "/ok/" + w.id + ".pdf"}}
 		}
-		http.NotFound(rw, r)
-	}))
-	fw.oa = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		fw.hit("openalex", r.URL.Path)
-		q := r.URL.Query()
-		cursor := q.Get("cursor")
-		page := 1
-		if cursor != "*" {
-			page, _ = strconv.Atoi(strings.TrimPrefix(cursor, "p"))
+		if w.alt {
+			ws.Locations = append(ws.Locations, sim.LocationSpec{Host: "pub", PDF: "/ok/" + w.id + ".pdf"})
 		}
-		if page < 1 || (page-1)*faultPerPage >= len(fw.works) {
-			http.Error(rw, `{"error":"bad cursor"}`, http.StatusBadRequest)
-			return
-		}
-		fw.mu.Lock()
-		fw.hits["openalex page "+strconv.Itoa(page)]++
-		served := fw.hits["openalex page "+strconv.Itoa(page)]
-		fw.mu.Unlock()
-		rw.Header().Set("Content-Type", "application/json")
-		if page == fw.malPage && (served == 1 || fw.malformedForever) {
-			fmt.Fprint(rw, `{"meta": {"count": 12, "next_cursor": "p`)
-			return
-		}
-		next := "p" + strconv.Itoa(page+1)
-		if page == fw.lastPage {
-			next = cursor // the cursor repeats itself
-		}
-		var results []map[string]any
-		for _, w := range fw.works[(page-1)*faultPerPage : min(page*faultPerPage, len(fw.works))] {
-			results = append(results, fw.record(w))
-		}
-		json.NewEncoder(rw).Encode(map[string]any{
-			"meta":    map[string]any{"count": len(fw.works), "per_page": faultPerPage, "next_cursor": next},
-			"results": results})
-	}))
-	t.Cleanup(func() {
-		for _, s := range []*httptest.Server{fw.oa, fw.upw, fw.pub, fw.slow} {
-			s.Close()
-		}
-	})
+		list = append(list, ws)
+	}
+	times := 1
+	if malformedForever {
+		times = -1
+	}
+	s, err := sim.Start(sim.Scenario{Name: "faults", Topic: "faults", PDFSize: faultPDFSize,
+		Works:    sim.WorksSpec{List: list},
+		OpenAlex: sim.OpenAlexSpec{MalformedPage: fw.malPage, MalformedTimes: times, RepeatCursorPage: fw.lastPage},
+		Hosts:    []sim.HostSpec{*hosts["pub"], *hosts["slow"]}}, sim.Options{Clock: fw.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	fw.s = s
 	return fw
 }
 
-// faultPath is the faulty candidate's path of a work.
-func (fw *faultWorld) faultURL(w faultWork) string {
-	base := fw.pub.URL
-	if fw.kinds[w.fault].host == "slow" {
-		base = fw.slow.URL
-	}
-	if fw.kinds[w.fault].serve == nil {
-		return base + "/ok/" + w.id + ".pdf"
-	}
-	return base + "/f/" + w.fault + "/" + w.id + ".pdf"
-}
-
-func (fw *faultWorld) record(w faultWork) map[string]any {
-	num := strings.TrimPrefix(w.id, "W")
-	m := map[string]any{"id": "https://openalex.org/" + w.id, "doi": "https://doi.org/10.2000/w" + num,
-		"display_name": "Fault " + w.fault + " " + num, "title": "Fault " + w.fault + " " + num,
-		"publication_year": 2022, "type": "article", "ids": map[string]any{}}
-	if w.fault == faultUPWMalformed {
-		m["open_access"] = map[string]any{"is_oa": true}
-		return m
-	}
-	loc := func(u string) map[string]any {
-		return map[string]any{"is_oa": true, "pdf_url": u, "version": "publishedVersion", "source": map[string]any{"display_name": "J"}}
-	}
-	locs := []any{loc(fw.faultURL(w))}
-	if w.alt {
-		locs = append(locs, loc(fw.pub.URL+"/ok/"+w.id+".pdf"))
-	}
-	m["open_access"] = map[string]any{"is_oa": true}
-	m["best_oa_location"], m["primary_location"], m["locations"] = locs[0], locs[0], locs
-	return m
-}
-
 func (fw *faultWorld) env(t *testing.T, extra map[string]string) func(string) string {
-	return hermeticEnv(t, fw.oa.URL, fw.upw.URL, map[string]string{
+	return hermeticEnv(t, fw.s.OpenAlexURL(), fw.s.UnpaywallURL(), map[string]string{
 		"DOCSTOKG_OPENALEX_PER_PAGE":         strconv.Itoa(faultPerPage),
 		"DOCSTOKG_RESOLVERS_ORDER":           "openalex,unpaywall",
 		"DOCSTOKG_RETRY_BASE_DELAY":          "100ms",
@@ -427,7 +317,7 @@ func checkOutput(t *testing.T, out string, recs []manifest.Record) map[string]in
 func TestFaults(t *testing.T) {
 	for _, gate := range []string{"legacy", "contextual"} {
 		t.Run(gate, func(t *testing.T) {
-			fw := newFaultWorld(t)
+			fw := newFaultWorld(t, false)
 			env := map[string]string{}
 			if gate == "contextual" {
 				env["DOCSTOKG_ENABLE_CONTEXTUAL_RETRY"] = "true"
@@ -649,8 +539,7 @@ func TestRunReleasesFileDescriptors(t *testing.T) {
 // discovery_error in the summary), after a bounded number of re-fetches; the works
 // discovered before it still get their one manifest record each.
 func TestDiscoveryMalformedForever(t *testing.T) {
-	fw := newFaultWorld(t)
-	fw.malformedForever = true
+	fw := newFaultWorld(t, true)
 	out := filepath.Join(t.TempDir(), "out")
 	res := runMain(t, &world{clk: fw.clk}, fw.env(t, nil), "run", "--topic", "faults", "--mailto", "me@example.org",
 		"--out", out, "--workers", "4", "--json")
@@ -668,8 +557,15 @@ func TestDiscoveryMalformedForever(t *testing.T) {
 	if !strings.Contains(res.stderr, "contentdl: discovery") {
 		t.Errorf("no error line naming discovery:\n%s", res.stderr)
 	}
-	if n := fw.count("openalex", "page "+strconv.Itoa(fw.malPage)); n != 3 {
-		t.Errorf("the malformed page was fetched %d times, want 3 (once and two re-fetches)", n)
+	// Page 1 once (cursor *), then the malformed page 2 three times, nothing after.
+	if c := fw.cursors(); fw.malPage != 2 || len(c) != 2 || c["*"] != 1 {
+		t.Errorf("listing requests by cursor %v, want page 1 once and the malformed page %d", c, fw.malPage)
+	} else {
+		for cursor, n := range c {
+			if cursor != "*" && n != 3 {
+				t.Errorf("the malformed page was fetched %d times, want 3 (once and two re-fetches)", n)
+			}
+		}
 	}
 	got := latestByWork(readManifest(t, filepath.Join(out, "manifest.jsonl")), sum.RunID)
 	for _, w := range fw.works[:faultPerPage] {

@@ -17,8 +17,7 @@ import (
 )
 
 func TestQuietPrintsNothingOnSuccess(t *testing.T) {
-	w := newWorld(t)
-	w.works = w.works[:4] // W1..W4 all end saved: a clean success
+	w := newWorld(t, firstWorks(4)) // W1..W4 all end saved: a clean success
 	// With an OpenAlex API key and a mailto nothing needs a warning.
 	env := w.env(t, map[string]string{"DOCSTOKG_OPENALEX_API_KEY": "k-123"})
 	res := runMain(t, w, env, "run", "--topic", "kg", "--mailto", "me@example.org",
@@ -34,8 +33,7 @@ func TestQuietPrintsNothingOnSuccess(t *testing.T) {
 // Without an OpenAlex API key, and with unpaywall in the order but no mailto, a run
 // says so once each, at the start, even with --quiet, and how to fix it.
 func TestStartWarnings(t *testing.T) {
-	w := newWorld(t)
-	w.works = w.works[:1]
+	w := newWorld(t, firstWorks(1))
 	res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--out", filepath.Join(t.TempDir(), "out"), "--quiet")
 	if res.code != ExitOK {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
@@ -238,8 +236,7 @@ func TestJSONSummaryIsOneLinePerRun(t *testing.T) {
 
 // The summary line never shows empty parentheses, even for a run with no works.
 func TestSummaryLineWithoutWorksHasNoEmptyParentheses(t *testing.T) {
-	w := newWorld(t)
-	w.works = nil
+	w := newWorld(t, firstWorks(0))
 	res := runMain(t, w, w.env(t, nil), "run", "--topic", "kg", "--mailto", "me@example.org",
 		"--out", filepath.Join(t.TempDir(), "out"))
 	if res.code != ExitOK {
@@ -254,8 +251,7 @@ func TestSummaryLineWithoutWorksHasNoEmptyParentheses(t *testing.T) {
 // stderr and names the variable it probably meant, in the run's log format.
 func TestUnknownEnvVariableWarns(t *testing.T) {
 	const typo = "DOCSTOKG_ENABLE_CONTEXTUAL_RETRYY"
-	w := newWorld(t)
-	w.works = w.works[:1]
+	w := newWorld(t, firstWorks(1))
 	getenv := w.env(t, map[string]string{"DOCSTOKG_OPENALEX_API_KEY": "k-123"})
 	var out, errb bytes.Buffer
 	st := &State{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Clock: w.clk,

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,27 +45,20 @@ func badQuery(rec *recorder, msg string) {
 }
 
 // parseSelect returns the selected fields in canonical order (nil: all).
-func parseSelect(v string) ([]string, error) {
+func parseSelect(v string, known []string) ([]string, error) {
 	if strings.TrimSpace(v) == "" {
 		return nil, nil
 	}
 	want := map[string]bool{}
 	for _, f := range strings.Split(v, ",") {
 		f = strings.TrimSpace(f)
-		known := false
-		for _, k := range openAlexFields {
-			if f == k {
-				known = true
-				break
-			}
-		}
-		if !known {
-			return nil, fmt.Errorf("%s is not a valid select field; valid fields for select are: %s", f, strings.Join(openAlexFields, ", "))
+		if !slices.Contains(known, f) {
+			return nil, fmt.Errorf("%s is not a valid select field; valid fields for select are: %s", f, strings.Join(known, ", "))
 		}
 		want[f] = true
 	}
 	var out []string
-	for _, k := range openAlexFields {
+	for _, k := range known {
 		if want[k] {
 			out = append(out, k)
 		}
@@ -73,9 +67,9 @@ func parseSelect(v string) ([]string, error) {
 }
 
 // writeWork appends the work's JSON object with the chosen fields.
-func writeWork(b *bytes.Buffer, w *work, fields []string) {
+func writeWork(b *bytes.Buffer, w *work, fields, all []string) {
 	if fields == nil {
-		fields = openAlexFields
+		fields = all
 	}
 	b.WriteByte('{')
 	for i, f := range fields {
@@ -84,7 +78,11 @@ func writeWork(b *bytes.Buffer, w *work, fields []string) {
 		}
 		b.Write(mustJSON(f))
 		b.WriteByte(':')
-		b.Write(w.fields[f])
+		if v, ok := w.fields[f]; ok {
+			b.Write(v)
+		} else {
+			b.WriteString("null") // a field another listed work has
+		}
 	}
 	b.WriteByte('}')
 }
@@ -266,6 +264,11 @@ func (s *Sim) listWorks(rec *recorder, r *http.Request, now time.Time) {
 		writeJSONError(rec, http.StatusTooManyRequests, "Too Many Requests", "Rate limit exceeded; slow down.")
 		return
 	}
+	if c := q.Get("cursor"); c != "" && api.expired(c) {
+		rec.fault = "expired_cursor"
+		badQuery(rec, fmt.Sprintf("Invalid cursor %q: it has expired.", c))
+		return
+	}
 	if !s.cost.charge(spec.Cost, strings.TrimSpace(q.Get("search")) != "", rec.Header(), now) {
 		rec.fault = string(FaultTooMany)
 		writeJSONError(rec, http.StatusTooManyRequests, "Too Many Requests", "Daily budget exhausted; it resets at midnight UTC.")
@@ -285,7 +288,7 @@ func (s *Sim) listWorks(rec *recorder, r *http.Request, now time.Time) {
 		}
 		perPage = n
 	}
-	fields, err := parseSelect(q.Get("select"))
+	fields, err := parseSelect(q.Get("select"), s.cat.fields)
 	if err != nil {
 		badQuery(rec, err.Error())
 		return
@@ -346,7 +349,8 @@ func (s *Sim) listWorks(rec *recorder, r *http.Request, now time.Time) {
 	}
 	pageNo := offset/perPage + 1
 	meta := listMeta{Count: len(matched), DBResponseTime: 1, Page: page, PerPage: perPage}
-	if hasCursor && len(results) > 0 {
+	last := offset+len(results) >= len(matched)
+	if hasCursor && len(results) > 0 && (!last || !spec.LastPageNullCursor) {
 		next := encodeCursor(offset + len(results))
 		if spec.RepeatCursorPage == pageNo {
 			next = cursor
@@ -363,7 +367,7 @@ func (s *Sim) listWorks(rec *recorder, r *http.Request, now time.Time) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		writeWork(&b, w, fields)
+		writeWork(&b, w, fields, s.cat.fields)
 	}
 	b.WriteString(`],"group_by":[]}`)
 	body := b.Bytes()
@@ -389,7 +393,7 @@ func (s *Sim) listWorks(rec *recorder, r *http.Request, now time.Time) {
 
 // getWork answers /works/{id}: W123, an OpenAlex URL, doi:10.x/y or a DOI URL.
 func (s *Sim) getWork(rec *recorder, r *http.Request, key string) {
-	fields, err := parseSelect(r.URL.Query().Get("select"))
+	fields, err := parseSelect(r.URL.Query().Get("select"), s.cat.fields)
 	if err != nil {
 		badQuery(rec, err.Error())
 		return
@@ -406,7 +410,7 @@ func (s *Sim) getWork(rec *recorder, r *http.Request, key string) {
 		return
 	}
 	var b bytes.Buffer
-	writeWork(&b, w, fields)
+	writeWork(&b, w, fields, s.cat.fields)
 	rec.Header().Set("Content-Type", "application/json")
 	rec.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	rec.WriteHeader(http.StatusOK)
@@ -432,4 +436,30 @@ func normWorkID(s string) string {
 		s = strings.TrimPrefix(s, p)
 	}
 	return strings.ToUpper(s)
+}
+
+// ExpireCursor makes the next /works listing that asks for cursor answer 400, as
+// OpenAlex answers a cursor that has expired; later requests with it are served.
+// "*" cannot expire.
+func (s *Sim) ExpireCursor(cursor string) {
+	if cursor == "" || cursor == "*" {
+		return
+	}
+	s.api.mu.Lock()
+	defer s.api.mu.Unlock()
+	if s.api.expiredCursors == nil {
+		s.api.expiredCursors = map[string]bool{}
+	}
+	s.api.expiredCursors[cursor] = true
+}
+
+// expired reports, once, whether cursor was expired with ExpireCursor.
+func (e *endpoint) expired(cursor string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.expiredCursors[cursor] {
+		return false
+	}
+	delete(e.expiredCursors, cursor)
+	return true
 }

@@ -367,3 +367,46 @@ func TestOpenAlexRateLimitHeaders(t *testing.T) {
 		t.Fatalf("over capacity: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 }
+
+// With last_page_null_cursor the page holding the last result ends the paging: no
+// empty page follows.
+func TestOpenAlexLastPageNullCursor(t *testing.T) {
+	sc := oneHost(5, Mix{})
+	sc.OpenAlex.LastPageNullCursor = true
+	s := start(t, sc, Options{})
+	c := client(t, false)
+	p := works(t, c, s, "per_page=3&cursor=*", http.StatusOK)
+	if len(p.Results) != 3 || p.Meta.NextCursor == nil {
+		t.Fatalf("page 1: %d results, next %v", len(p.Results), p.Meta.NextCursor)
+	}
+	p = works(t, c, s, "per_page=3&cursor="+url.QueryEscape(*p.Meta.NextCursor), http.StatusOK)
+	if len(p.Results) != 2 || p.Meta.NextCursor != nil {
+		t.Fatalf("page 2: %d results, next %v", len(p.Results), p.Meta.NextCursor)
+	}
+	// Exactly full pages: the second and last page ends it too.
+	p = works(t, c, s, "per_page=5&cursor=*", http.StatusOK)
+	if len(p.Results) != 5 || p.Meta.NextCursor != nil {
+		t.Fatalf("one full page: %d results, next %v", len(p.Results), p.Meta.NextCursor)
+	}
+}
+
+// An expired cursor answers 400 once, uncharged, and is served again afterwards;
+// "*" never expires.
+func TestOpenAlexExpireCursor(t *testing.T) {
+	sc := oneHost(5, Mix{})
+	sc.OpenAlex.Cost = CostSpec{ListUSD: 0.01, SearchUSD: 0.01}
+	s := start(t, sc, Options{})
+	c := client(t, false)
+	p := works(t, c, s, "per_page=3&cursor=*", http.StatusOK)
+	next := *p.Meta.NextCursor
+	s.ExpireCursor(next)
+	s.ExpireCursor("*")
+	works(t, c, s, "per_page=3&cursor="+url.QueryEscape(next), http.StatusBadRequest)
+	if got := s.Spent(); got != 0.01 {
+		t.Errorf("spent %v after one page and one expired cursor, want 0.01", got)
+	}
+	if p := works(t, c, s, "per_page=3&cursor="+url.QueryEscape(next), http.StatusOK); len(p.Results) != 2 {
+		t.Fatalf("after the 400: %d results", len(p.Results))
+	}
+	works(t, c, s, "per_page=3&cursor=*", http.StatusOK)
+}

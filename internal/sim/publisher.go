@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -26,6 +27,87 @@ type payload struct {
 	encoding string
 	body     io.ReaderAt
 	size     int64
+	header   map[string]string // a fixed Response's headers
+	chunked  bool              // no Content-Length
+}
+
+// fixed is the payload of a fixed Response.
+func fixed(r Response) payload {
+	p := payload{status: r.Status, body: strings.NewReader(r.Body), size: int64(len(r.Body)), header: r.Headers, chunked: r.Chunked}
+	if _, ok := r.Headers["Content-Type"]; !ok && r.Body != "" {
+		p.ctype = http.DetectContentType([]byte(r.Body))
+	}
+	return p
+}
+
+// response returns the fixed Response of path, if any: one set with SetResponse,
+// else the first of the host's Responses that matches.
+func (e *endpoint) response(path string) (Response, bool) {
+	e.mu.Lock()
+	r, ok := e.fixed[path]
+	e.mu.Unlock()
+	if ok {
+		return r, true
+	}
+	for _, pr := range e.spec.Responses {
+		if path == pr.Path || (pr.PathPrefix != "" && strings.HasPrefix(path, pr.PathPrefix)) {
+			return pr.Response, true
+		}
+	}
+	return Response{}, false
+}
+
+// expand replaces ${name} in a response's headers and body with the base URL of
+// the host called name.
+func (s *Sim) expand(r Response) Response {
+	if !strings.Contains(r.Body, "${") && !strings.Contains(fmt.Sprint(r.Headers), "${") {
+		return r
+	}
+	pairs := make([]string, 0, 2*len(s.all))
+	for _, e := range s.all {
+		pairs = append(pairs, "${"+e.name+"}", e.url)
+	}
+	rep := strings.NewReplacer(pairs...)
+	r.Body = rep.Replace(r.Body)
+	if r.Headers != nil {
+		h := make(map[string]string, len(r.Headers))
+		for k, v := range r.Headers {
+			h[k] = rep.Replace(v)
+		}
+		r.Headers = h
+	}
+	return r
+}
+
+// SetResponse makes path on the named host (a publisher, "openalex" or
+// "unpaywall") answer r, before the host's Responses (on a publisher, whenever no
+// fault applies); ${name} is expanded as there. nil removes it. It fails for an
+// unknown host or an invalid response.
+func (s *Sim) SetResponse(host, path string, r *Response) error {
+	for _, e := range s.all {
+		if e.name != host {
+			continue
+		}
+		if !strings.HasPrefix(path, "/") {
+			return fmt.Errorf("sim: response path %q is not absolute", path)
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if r == nil {
+			delete(e.fixed, path)
+			return nil
+		}
+		v := *r
+		if v.Status == 0 {
+			v.Status = http.StatusOK
+		}
+		if err := v.validate(); err != nil {
+			return fmt.Errorf("sim: response for %s: %w", path, err)
+		}
+		e.fixed[path] = s.expand(v)
+		return nil
+	}
+	return fmt.Errorf("sim: no host %q", host)
 }
 
 func textPayload(status int, ctype, body string) payload {
@@ -36,6 +118,7 @@ func textPayload(status int, ctype, body string) payload {
 type sendOpts struct {
 	truncate bool          // stop halfway, short of Content-Length
 	stall    time.Duration // stall halfway for this long
+	trickle  time.Duration // one byte per trickle, round and round, no Content-Length
 }
 
 // servePublisher serves a publisher path, after the path's next fault if any.
@@ -123,8 +206,23 @@ func (e *endpoint) servePublisher(rec *recorder, r *http.Request, now time.Time)
 		opts.stall = e.delay(f)
 	case FaultTruncated:
 		opts.truncate = true
+	case FaultTrickle:
+		opts.trickle = cmp.Or(f.Delay, time.Second)
 	}
-	e.send(rec, r, e.normal(rt, known), opts)
+	if fr, ok := e.response(path); ok {
+		e.send(rec, r, fixed(fr), opts)
+		return
+	}
+	p := e.normal(rt, known)
+	if e.host.ETags && known && rt.kind == routePDF {
+		etag := fmt.Sprintf(`"sim-%s-%d"`, rt.w.ID, rt.w.PDFSize)
+		rec.Header().Set("ETag", etag)
+		if r.Header.Get("If-None-Match") == etag {
+			rec.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	e.send(rec, r, p, opts)
 }
 
 // explicitStyle is the style of a Retry-After a fault asked for: the host's, or
@@ -207,14 +305,30 @@ func (e *endpoint) pdfPayload(id, title string, size int64) payload {
 // send writes p, applying the body faults. A HEAD request gets the headers only.
 func (e *endpoint) send(rec *recorder, r *http.Request, p payload, o sendOpts) {
 	h := rec.Header()
-	h.Set("Content-Type", p.ctype)
+	if p.ctype != "" {
+		h.Set("Content-Type", p.ctype)
+	}
 	if p.encoding != "" {
 		h.Set("Content-Encoding", p.encoding)
 	}
-	h.Set("Content-Length", strconv.FormatInt(p.size, 10))
+	for k, v := range p.header {
+		h.Set(k, v)
+	}
+	if !p.chunked && o.trickle == 0 {
+		h.Set("Content-Length", strconv.FormatInt(p.size, 10))
+	}
 	rec.WriteHeader(p.status)
 	if r.Method == http.MethodHead {
 		return
+	}
+	if o.trickle > 0 {
+		e.trickle(rec, r, p, o.trickle)
+		return
+	}
+	if p.chunked {
+		// Flushing the headers before any byte makes net/http send the body
+		// chunked, whatever its size.
+		rec.flush()
 	}
 	end := p.size
 	if o.truncate {
@@ -235,6 +349,27 @@ func (e *endpoint) send(rec *recorder, r *http.Request, p payload, o sendOpts) {
 		return
 	}
 	e.sim.copyRange(rec, p.body, 0, end)
+}
+
+// trickle sends p's body one byte every d (Options.Sleep, or real time), starting
+// over at its end, until the client leaves or the simulator closes.
+func (e *endpoint) trickle(rec *recorder, r *http.Request, p payload, d time.Duration) {
+	if p.size == 0 {
+		return
+	}
+	b := make([]byte, 1)
+	for off := int64(0); ; off = (off + 1) % p.size {
+		if _, err := p.body.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+			return
+		}
+		if _, err := rec.Write(b); err != nil {
+			return
+		}
+		rec.flush()
+		if r.Context().Err() != nil || !e.sim.wait(r.Context(), d) {
+			return
+		}
+	}
 }
 
 // copyRange streams [from, to) of body in 32 KiB chunks; false on a write error.
@@ -338,4 +473,10 @@ func articleHTML(w *work, pdfURL string) string {
 	}
 	b.WriteString("</body></html>\n")
 	return b.String()
+}
+
+// hasResponse reports whether one of the host's Responses answers path.
+func (e *endpoint) hasResponse(path string) bool {
+	_, ok := e.response(path)
+	return ok
 }

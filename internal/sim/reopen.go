@@ -21,6 +21,10 @@ type RequestRecord struct {
 	// Client is the request's User-Agent (at most 200 bytes): it tells the processes
 	// of a fleet apart in a benchmark.
 	Client string `json:"client,omitempty"`
+	// Path is the request's URL path and Query its raw query (an api_key value
+	// reads REDACTED), for telling apart, say, the listing pages a client asked for.
+	Path  string `json:"path,omitempty"`
+	Query string `json:"query,omitempty"`
 }
 
 // Window is one Retry-After a host announced: the client should send nothing from

@@ -119,8 +119,8 @@ func TestLatencyDatesTheAnswerAndItsWindow(t *testing.T) {
 	}
 	st := hostStats(t, s, "pub")
 	wantLog := []RequestRecord{
-		{Arrived: 0, Answered: 250 * ms, Outcome: "200", Client: "Go-http-client/1.1"},
-		{Arrived: 250 * ms, Answered: 500 * ms, Outcome: "429", Client: "Go-http-client/1.1"},
+		{Arrived: 0, Answered: 250 * ms, Outcome: "200", Client: "Go-http-client/1.1", Path: "/pdf/W1"},
+		{Arrived: 250 * ms, Answered: 500 * ms, Outcome: "429", Client: "Go-http-client/1.1", Path: "/pdf/W1"},
 	}
 	if !reflect.DeepEqual(st.Log, wantLog) {
 		t.Fatalf("log %+v, want %+v", st.Log, wantLog)

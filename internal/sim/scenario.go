@@ -2,11 +2,15 @@ package sim
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +77,62 @@ type WorksSpec struct {
 	// and counts (25, 10, …) both work; counts are apportioned by largest
 	// remainder. All zero means every work is a direct PDF.
 	Mix Mix `yaml:"mix"`
+	// List gives the works one by one instead of Count and Mix (which must then be
+	// zero): each with its own kind and host, or with its own locations.
+	List []WorkSpec `yaml:"list"`
+}
+
+// WorkSpec is one work of WorksSpec.List. A work of kind listed (the default for a
+// work with Locations, Unpaywall or UnpaywallRaw) is placed exactly as written, at
+// no location at all if it has none; any other kind gets the locations and pages of
+// that kind, as a generated work does.
+type WorkSpec struct {
+	// ID is the W-id. Default W<n>, n its 1-based position in the list.
+	ID string `yaml:"id"`
+	// DOI is the bare DOI. Default 10.5555/sim.<n>.
+	DOI string `yaml:"doi"`
+	// Title is the title. Default a generated one containing the topic.
+	Title string `yaml:"title"`
+	// Year is the publication year. Default a seeded one within Years.
+	Year int `yaml:"year"`
+	// Kind is listed or places the work like a generated one. Default listed for a
+	// work with locations of its own, direct_pdf otherwise.
+	Kind Kind `yaml:"kind"`
+	// Host is the name of the host of the work's primary location (the copy of a
+	// Kind that needs a second host goes to the next host). Default: the hosts in
+	// turn by weight.
+	Host string `yaml:"host"`
+	// Locations are the work's OpenAlex locations in order; the first is its
+	// primary and best location.
+	Locations []LocationSpec `yaml:"locations"`
+	// Unpaywall are the work's Unpaywall oa_locations in order, the first being
+	// the best. A work with neither these nor UnpaywallRaw is unknown to Unpaywall
+	// (404).
+	Unpaywall []LocationSpec `yaml:"unpaywall"`
+	// UnpaywallRaw, when set, is the Unpaywall answer sent verbatim (200,
+	// application/json), even if it is not valid JSON. ${name} is replaced with the
+	// base URL of the publisher host called name.
+	UnpaywallRaw string `yaml:"unpaywall_raw"`
+	// OpenAlex replaces or adds top-level fields of the work's OpenAlex record, each
+	// a JSON value (null included) with ${name} replaced as in UnpaywallRaw. The
+	// added fields can be asked for with select=.
+	OpenAlex map[string]string `yaml:"openalex"`
+}
+
+// LocationSpec is one place a listed work can be found: a PDF and/or a landing page
+// on a publisher host. The PDF path serves the work's PDF (PDFSize bytes) and the
+// landing path an HTML page whose citation_pdf_url names the location's PDF, or,
+// without one, an abstract page with no way to the full text. A path of a host's
+// Responses or faults answers as they say instead.
+type LocationSpec struct {
+	// Host is the publisher host's name. Default the first host.
+	Host string `yaml:"host"`
+	// PDF is the path of pdf_url (url_for_pdf on Unpaywall), e.g. /pdf/W3.
+	PDF string `yaml:"pdf"`
+	// Landing is the path of landing_page_url (url_for_landing_page).
+	Landing string `yaml:"landing"`
+	// LandingHost is the host of the landing page when it is not Host.
+	LandingHost string `yaml:"landing_host"`
 }
 
 // Mix holds one relative weight per Kind.
@@ -141,6 +201,11 @@ type ServiceSpec struct {
 	// server): the capacity is checked when the request arrives, and the response,
 	// 429s included, leaves Latency later. Default 0.
 	Latency time.Duration `yaml:"latency"`
+	// Responses fix what paths answer: on a publisher when no fault applies, in
+	// place of the pages of the works; on the APIs in place of their answers. The
+	// first match wins; Sim.SetResponse changes them while the simulator runs.
+	// ${name} in a header or body stands for the base URL of the host called name.
+	Responses []PathResponse `yaml:"responses"`
 }
 
 // OpenAlexSpec configures the OpenAlex-like host and its faults.
@@ -159,6 +224,10 @@ type OpenAlexSpec struct {
 	ThrottleEvery int `yaml:"throttle_every"`
 	// Cost meters listings in USD and sends OpenAlex's cost headers (cost.go).
 	Cost CostSpec `yaml:"cost"`
+	// LastPageNullCursor gives the page that holds the last result next_cursor null.
+	// By default every page with results has a next_cursor, and the page after the
+	// last result is empty, as on OpenAlex.
+	LastPageNullCursor bool `yaml:"last_page_null_cursor"`
 }
 
 // HostSpec configures one publisher host.
@@ -173,6 +242,31 @@ type HostSpec struct {
 	SlowDelay time.Duration `yaml:"slow_delay"`
 	// Faults injects failures.
 	Faults FaultSpec `yaml:"faults"`
+	// ETags gives every PDF an ETag and answers a request whose If-None-Match
+	// matches it with 304 Not Modified.
+	ETags bool `yaml:"etags"`
+}
+
+// PathResponse is the fixed Response of one path, or of every path starting with
+// PathPrefix. The first entry that matches wins.
+type PathResponse struct {
+	Path       string `yaml:"path"`
+	PathPrefix string `yaml:"path_prefix"`
+	Response   `yaml:",inline"`
+}
+
+// Response is a fixed answer: a status, headers and a body, for example a redirect
+// to another scheme, a page from a file or a body without Content-Length.
+type Response struct {
+	// Status is the status code. Default 200.
+	Status int `yaml:"status"`
+	// Headers are sent as given (Location for a redirect, Content-Encoding, …).
+	// Without Content-Type a non-empty body is labelled by http.DetectContentType.
+	Headers map[string]string `yaml:"headers"`
+	// Body is sent as is (any bytes).
+	Body string `yaml:"body"`
+	// Chunked sends the body without Content-Length, in chunks.
+	Chunked bool `yaml:"chunked"`
 }
 
 // FaultSpec lists per-path attempt schedules and deterministic fault shares. A
@@ -220,6 +314,7 @@ const (
 	FaultRedirectLoop FaultKind = "redirect_loop" // 302s that never end
 	FaultGzipBomb     FaultKind = "gzip_bomb"     // gzip body inflating to 256MiB; "gzip_bomb:1GiB"
 	FaultOversize     FaultKind = "oversize"      // a valid PDF of 512MiB; "oversize:2GiB"
+	FaultTrickle      FaultKind = "trickle"       // a body of one byte per second that never ends; "trickle:50ms"
 )
 
 // Default sizes of the size-parameterised faults.
@@ -229,17 +324,19 @@ const (
 )
 
 var faultKinds = []FaultKind{FaultOK, FaultReset, FaultTruncated, FaultUnavailable, FaultTooMany, FaultNotFound,
-	FaultHTMLAsPDF, FaultSlowHeaders, FaultSlowBody, FaultRedirectLoop, FaultGzipBomb, FaultOversize}
+	FaultHTMLAsPDF, FaultSlowHeaders, FaultSlowBody, FaultRedirectLoop, FaultGzipBomb, FaultOversize, FaultTrickle}
 
 // Fault is one injected failure. In a scenario it is a string: "kind" or
 // "kind:param", where param is seconds of Retry-After for 503 and 429, a duration for
-// slow_headers and slow_body, and a size for gzip_bomb and oversize.
+// slow_headers and slow_body, the interval between bytes for trickle, and a size for
+// gzip_bomb and oversize.
 type Fault struct {
 	Kind FaultKind
 	// RetryAfter is the announced delay of a 503 or 429 (0: none for 503, the host's
 	// default for 429).
 	RetryAfter time.Duration
-	// Delay is the stall of a slow fault (0: the host's SlowDelay).
+	// Delay is the stall of a slow fault (0: the host's SlowDelay), or the interval
+	// between the bytes of a trickle (0: one second).
 	Delay time.Duration
 	// Size is the inflated size of a gzip bomb or the size of an oversize PDF (0: the
 	// default).
@@ -270,7 +367,7 @@ func ParseFault(s string) (Fault, error) {
 			return Fault{}, fmt.Errorf("fault %q: Retry-After must be whole seconds >= 0", s)
 		}
 		f.RetryAfter = time.Duration(n) * time.Second
-	case FaultSlowHeaders, FaultSlowBody:
+	case FaultSlowHeaders, FaultSlowBody, FaultTrickle:
 		d, err := time.ParseDuration(param)
 		if err != nil || d < 0 {
 			return Fault{}, fmt.Errorf("fault %q: want a duration such as 50ms", s)
@@ -428,6 +525,26 @@ func (sc Scenario) WithDefaults() Scenario {
 		sc.OpenAlex.MalformedTimes = 1
 	}
 	sc.Unpaywall = sc.Unpaywall.withDefaults()
+	list := make([]WorkSpec, len(sc.Works.List))
+	for i, w := range sc.Works.List {
+		if w.ID == "" {
+			w.ID = fmt.Sprintf("W%d", i+1)
+		}
+		if w.DOI == "" {
+			w.DOI = fmt.Sprintf("10.5555/sim.%d", i+1)
+		}
+		w.DOI = normDOI(w.DOI)
+		if w.Kind == "" {
+			w.Kind = KindDirectPDF
+			if len(w.Locations) > 0 || len(w.Unpaywall) > 0 || w.UnpaywallRaw != "" {
+				w.Kind = KindListed
+			}
+		}
+		list[i] = w
+	}
+	if sc.Works.List != nil {
+		sc.Works.List = list
+	}
 	hosts := make([]HostSpec, len(sc.Hosts))
 	for i, h := range sc.Hosts {
 		if h.Name == "" {
@@ -458,6 +575,16 @@ func (s ServiceSpec) withDefaults() ServiceSpec {
 	}
 	if s.Configured.RPS > 0 && s.Configured.Burst == 0 {
 		s.Configured.Burst = max(1, int(math.Ceil(s.Configured.RPS)))
+	}
+	if s.Responses != nil {
+		rs := make([]PathResponse, len(s.Responses))
+		for j, r := range s.Responses {
+			if r.Status == 0 {
+				r.Status = http.StatusOK
+			}
+			rs[j] = r
+		}
+		s.Responses = rs
 	}
 	return s
 }
@@ -548,6 +675,102 @@ func (sc Scenario) Validate() error {
 	}
 	if total == 0 {
 		return errors.New("hosts: at least one host needs a weight > 0")
+	}
+	return sc.validateList(seen)
+}
+
+// validateList checks works.list and the hosts' responses; hosts holds the names
+// of the hosts (and of the two APIs).
+func (sc Scenario) validateList(hosts map[string]bool) error {
+	services := map[string][]PathResponse{"openalex": sc.OpenAlex.Responses, "unpaywall": sc.Unpaywall.Responses}
+	for i, h := range sc.Hosts {
+		services[fmt.Sprintf("hosts[%d]", i)] = h.Responses
+	}
+	for name, rs := range services {
+		for j, r := range rs {
+			key := fmt.Sprintf("%s.responses[%d]", name, j)
+			if (r.Path == "") == (r.PathPrefix == "") {
+				return fmt.Errorf("%s: want exactly one of path and path_prefix", key)
+			}
+			if !strings.HasPrefix(r.Path+r.PathPrefix, "/") {
+				return fmt.Errorf("%s: want an absolute path such as /pdf/W3, got %q", key, r.Path+r.PathPrefix)
+			}
+			if err := r.validate(); err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+		}
+	}
+	if len(sc.Works.List) == 0 {
+		return nil
+	}
+	if sc.Works.Count != 0 || sc.Works.Mix != (Mix{}) {
+		return errors.New("works: list replaces count and mix; give one or the other")
+	}
+	ids, dois := map[string]bool{}, map[string]bool{}
+	isHost := func(name string) bool { return hosts[name] && name != RoleOpenAlex && name != RoleUnpaywall }
+	for i, w := range sc.Works.List {
+		key := fmt.Sprintf("works.list[%d]", i)
+		if normWorkID(w.ID) != w.ID || workNumber(w.ID) == 0 || !strings.HasPrefix(w.ID, "W") {
+			return fmt.Errorf("%s.id: want an id such as W12, got %q", key, w.ID)
+		}
+		if ids[w.ID] || dois[w.DOI] {
+			return fmt.Errorf("%s: id %s or doi %s is already taken", key, w.ID, w.DOI)
+		}
+		ids[w.ID], dois[w.DOI] = true, true
+		if !strings.HasPrefix(w.DOI, "10.") || !strings.Contains(w.DOI, "/") {
+			return fmt.Errorf("%s.doi: want a DOI such as 10.5555/x.1, got %q", key, w.DOI)
+		}
+		if w.Year != 0 && (w.Year < 1000 || w.Year > 9999) {
+			return fmt.Errorf("%s.year: want 1000..9999, got %d", key, w.Year)
+		}
+		if w.Kind != KindListed && !slices.Contains(Kinds(), w.Kind) {
+			return fmt.Errorf("%s.kind: unknown kind %q", key, w.Kind)
+		}
+		if w.Kind != KindListed && (len(w.Locations) > 0 || len(w.Unpaywall) > 0 || w.UnpaywallRaw != "") {
+			return fmt.Errorf("%s.kind: a work of kind %s has no locations or unpaywall answer of its own", key, w.Kind)
+		}
+		if w.Host != "" && !isHost(w.Host) {
+			return fmt.Errorf("%s.host: no publisher host %q", key, w.Host)
+		}
+		for name, locs := range map[string][]LocationSpec{"locations": w.Locations, "unpaywall": w.Unpaywall} {
+			for j, l := range locs {
+				lk := fmt.Sprintf("%s.%s[%d]", key, name, j)
+				if l.Host != "" && !isHost(l.Host) {
+					return fmt.Errorf("%s.host: no publisher host %q", lk, l.Host)
+				}
+				if l.LandingHost != "" && (!isHost(l.LandingHost) || l.Landing == "") {
+					return fmt.Errorf("%s.landing_host: want a publisher host and a landing path, got %q", lk, l.LandingHost)
+				}
+				if l.PDF == "" && l.Landing == "" {
+					return fmt.Errorf("%s: want a pdf or a landing path", lk)
+				}
+				for _, p := range []string{l.PDF, l.Landing} {
+					if p != "" && !strings.HasPrefix(p, "/") {
+						return fmt.Errorf("%s: want absolute paths such as /pdf/W3, got %q", lk, p)
+					}
+				}
+			}
+		}
+		for f, v := range w.OpenAlex {
+			if !json.Valid([]byte(placeholder.ReplaceAllString(v, `http://127.0.0.1`))) {
+				return fmt.Errorf("%s.openalex.%s: not a JSON value: %q", key, f, v)
+			}
+		}
+	}
+	return nil
+}
+
+// placeholder matches ${name} in raw records.
+var placeholder = regexp.MustCompile(`\$\{[^}]*\}`)
+
+func (r Response) validate() error {
+	if r.Status < 100 || r.Status > 599 {
+		return fmt.Errorf("status: want 100..599, got %d", r.Status)
+	}
+	for k := range r.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			return fmt.Errorf("headers: %q is not a header name", k)
+		}
 	}
 	return nil
 }

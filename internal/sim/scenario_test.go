@@ -222,7 +222,32 @@ func TestDocExampleParses(t *testing.T) {
 		t.Fatalf("the documented scenario does not parse: %v", err)
 	}
 	if sc.Works.Count != 50 || sc.OpenAlex.ThrottleEvery != 50 || len(sc.Hosts[0].Faults.Shares) != 2 ||
-		sc.Hosts[0].Faults.Shares[1].After != 8 {
+		sc.Hosts[0].Faults.Shares[1].After != 8 || sc.Hosts[0].Responses[0].Status != 302 {
 		t.Fatalf("parsed: %+v", sc)
 	}
+
+	// The listed-works example, with two hosts.
+	_, rest, ok := strings.Cut(string(src), "//\tworks:\n//\t  list:\n")
+	if !ok {
+		t.Fatal("no listed-works example")
+	}
+	list := []string{"works:", "  list:"}
+	for _, line := range strings.Split(rest, "\n") {
+		if !strings.HasPrefix(line, "//\t") {
+			break
+		}
+		list = append(list, strings.TrimPrefix(line, "//\t"))
+	}
+	sc, err = ParseScenario([]byte(strings.Join(append(list, "hosts: [{name: pub1}, {name: pub2}]"), "\n")))
+	if err != nil {
+		t.Fatalf("the listed-works example does not parse: %v", err)
+	}
+	if len(sc.Works.List) != 3 || len(sc.Works.List[1].Locations) != 2 || sc.Works.List[2].OpenAlex["content_urls"] == "" {
+		t.Fatalf("parsed: %+v", sc.Works)
+	}
+	s, err := Start(sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
 }

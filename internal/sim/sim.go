@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -76,11 +77,14 @@ type endpoint struct {
 	mu       sync.Mutex
 	limiter  *rate.Limiter
 	stats    counters
-	gen      uint64         // Reset generation of stats
-	attempts map[string]int // per path, publishers
-	served   int            // requests that took a fault choice (all paths), publishers
-	listed   int            // /works listing requests, openalex
-	broken   map[int]int    // malformed answers given per page, openalex
+	gen      uint64              // Reset generation of stats
+	attempts map[string]int      // per path, publishers
+	served   int                 // requests that took a fault choice (all paths), publishers
+	listed   int                 // /works listing requests, openalex
+	broken   map[int]int         // malformed answers given per page, openalex
+	fixed    map[string]Response // SetResponse, publishers
+	// expiredCursors answer 400 once (ExpireCursor), openalex
+	expiredCursors map[string]bool
 }
 
 // Start binds one loopback listener per host (127.0.0.1, a free port each), generates
@@ -113,7 +117,8 @@ func Start(sc Scenario, opts Options) (*Sim, error) {
 			return nil, fmt.Errorf("sim: listen for %s: %w", name, err)
 		}
 		e := &endpoint{sim: s, name: name, role: role, spec: spec, ln: ln, url: "http://" + ln.Addr().String(),
-			stats: newCounters(start, 0), attempts: map[string]int{}, broken: map[int]int{}}
+			stats: newCounters(start, 0), attempts: map[string]int{}, broken: map[int]int{},
+			fixed: map[string]Response{}}
 		e.limiter = e.newLimiter()
 		s.all = append(s.all, e)
 		return e, nil
@@ -144,9 +149,18 @@ func Start(sc Scenario, opts Options) (*Sim, error) {
 	s.cat = generate(sc, urls)
 	for i, h := range sc.Hosts {
 		for _, sch := range h.Faults.Schedules {
-			if _, ok := s.cat.routes[i][sch.Path]; !ok {
+			if _, ok := s.cat.routes[i][sch.Path]; !ok && !s.hosts[i].hasResponse(sch.Path) {
 				s.log.Warn("sim: fault schedule for a path the host does not serve", "host", h.Name, "path", sch.Path)
 			}
+		}
+	}
+	for _, e := range s.all {
+		if e.spec.Responses != nil {
+			rs := slices.Clone(e.spec.Responses)
+			for i := range rs {
+				rs[i].Response = s.expand(rs[i].Response)
+			}
+			e.spec.Responses = rs
 		}
 	}
 	s.api.app = s.serveOpenAlex
@@ -194,7 +208,15 @@ func (s *Sim) Scenario() Scenario {
 	sc := s.sc
 	sc.TopicIDs = slices.Clone(sc.TopicIDs)
 	sc.Hosts = slices.Clone(sc.Hosts)
+	sc.Works.List = slices.Clone(sc.Works.List)
+	for i := range sc.Works.List {
+		w := &sc.Works.List[i]
+		w.Locations, w.Unpaywall, w.OpenAlex = slices.Clone(w.Locations), slices.Clone(w.Unpaywall), maps.Clone(w.OpenAlex)
+	}
+	sc.OpenAlex.Responses = slices.Clone(sc.OpenAlex.Responses)
+	sc.Unpaywall.Responses = slices.Clone(sc.Unpaywall.Responses)
 	for i := range sc.Hosts {
+		sc.Hosts[i].Responses = slices.Clone(sc.Hosts[i].Responses)
 		f := &sc.Hosts[i].Faults
 		f.Shares = slices.Clone(f.Shares)
 		f.Schedules = slices.Clone(f.Schedules)
@@ -467,7 +489,7 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	rec := &recorder{ResponseWriter: w, e: e, arrived: now}
 	e.mu.Lock()
-	rec.ref = e.stats.arrive(now, s.sc.PolitenessGrace, r.UserAgent())
+	rec.ref = e.stats.arrive(now, s.sc.PolitenessGrace, r.UserAgent(), r.URL)
 	allowed := e.limiter == nil || e.limiter.AllowN(now, 1)
 	e.mu.Unlock()
 	defer func() {
@@ -492,6 +514,13 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !allowed {
 		e.reject(rec, now, 0)
 		return
+	}
+	if e.role != RolePublisher {
+		if fr, ok := e.response(r.URL.Path); ok {
+			rec.fault = "response"
+			e.send(rec, r, fixed(fr), sendOpts{})
+			return
+		}
 	}
 	e.app(rec, r, now)
 }

@@ -2,8 +2,24 @@ package sim
 
 import (
 	"maps"
+	"net/url"
+	"strings"
 	"time"
 )
+
+// redactQuery hides the value of api_key in a raw query.
+func redactQuery(raw string) string {
+	if !strings.Contains(raw, "api_key=") {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		if strings.HasPrefix(p, "api_key=") {
+			parts[i] = "api_key=REDACTED"
+		}
+	}
+	return strings.Join(parts, "&")
+}
 
 // Timeline bounds.
 const (
@@ -161,14 +177,15 @@ type logRef struct {
 }
 
 // arrive counts a request, checks the politeness window and logs the request.
-func (c *counters) arrive(now time.Time, grace time.Duration, client string) logRef {
+func (c *counters) arrive(now time.Time, grace time.Duration, client string, u *url.URL) logRef {
 	ref := logRef{gen: c.gen, seq: -1}
 	if len(c.log) < maxRequestLog {
 		ref.seq = len(c.log)
 		if len(client) > 200 {
 			client = client[:200]
 		}
-		c.log = append(c.log, RequestRecord{Arrived: now.Sub(c.start), Answered: -1, Client: client})
+		c.log = append(c.log, RequestRecord{Arrived: now.Sub(c.start), Answered: -1, Client: client,
+			Path: u.Path, Query: redactQuery(u.RawQuery)})
 	} else {
 		c.logFull = true
 	}

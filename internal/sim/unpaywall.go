@@ -28,7 +28,7 @@ func (s *Sim) serveUnpaywall(rec *recorder, r *http.Request, _ time.Time) {
 	}
 	doi := normDOI(rest)
 	w := s.cat.byDOI[doi]
-	if w == nil {
+	if w == nil || w.unpaywall == nil {
 		writeJSON(rec, http.StatusNotFound, unpaywallError(http.StatusNotFound,
 			fmt.Sprintf("'%s' is an invalid doi. See https://doi.org/%s", doi, doi)))
 		return

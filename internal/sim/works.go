@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -160,6 +161,9 @@ func ptr(s string) *string { return &s }
 
 // catalogue is the generated world: works, their records and the publisher routes.
 type catalogue struct {
+	// fields are the record fields in canonical order: openAlexFields, then those
+	// only listed works have, sorted.
+	fields []string
 	works  []*work
 	byID   map[string]*work
 	byDOI  map[string]*work
@@ -201,7 +205,7 @@ func apportion(n int, weights []float64) []int {
 // scenario order.
 func generate(sc Scenario, hostURLs []string) *catalogue {
 	rng := rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x5DEECE66D))
-	c := &catalogue{byID: map[string]*work{}, byDOI: map[string]*work{}, routes: make([]map[string]route, len(sc.Hosts))}
+	c := &catalogue{fields: openAlexFields, byID: map[string]*work{}, byDOI: map[string]*work{}, routes: make([]map[string]route, len(sc.Hosts))}
 	for i := range c.routes {
 		c.routes[i] = map[string]route{}
 	}
@@ -243,6 +247,17 @@ func generate(sc Scenario, hostURLs []string) *catalogue {
 		topicIDs[i] = normTopicID(t)
 	}
 
+	list := sc.Works.List
+	if len(list) > 0 {
+		kinds = make([]Kind, len(list))
+		for i, ws := range list {
+			kinds[i] = ws.Kind
+		}
+	}
+	hostIndex := map[string]int{}
+	for i, h := range sc.Hosts {
+		hostIndex[h.Name] = i
+	}
 	for i, kind := range kinds {
 		n := i + 1
 		w := &work{Work: Work{
@@ -250,6 +265,8 @@ func generate(sc Scenario, hostURLs []string) *catalogue {
 			DOI:  fmt.Sprintf("10.5555/sim.%d", n),
 			Kind: kind,
 		}}
+		// Every work draws the same random numbers in the same order, so a listed
+		// work with a field of its own leaves the others' fields unchanged.
 		w.Year = sc.Years.From + rng.IntN(sc.Years.To-sc.Years.From+1)
 		w.Date = fmt.Sprintf("%04d-%02d-%02d", w.Year, 1+rng.IntN(12), 1+rng.IntN(28))
 		form := titleForms[rng.IntN(len(titleForms))]
@@ -262,14 +279,140 @@ func generate(sc Scenario, hostURLs []string) *catalogue {
 			}
 		}
 		h := nextHost()
+		badIs404 := rng.IntN(2) == 0
+		var ws *WorkSpec
+		if len(list) > 0 {
+			ws = &list[i]
+			w.ID, w.DOI = ws.ID, ws.DOI
+			if ws.Title != "" {
+				w.Title = ws.Title
+			}
+			if ws.Year != 0 && ws.Year != w.Year {
+				w.Year = ws.Year
+				w.Date = fmt.Sprintf("%04d", w.Year) + w.Date[4:]
+			}
+			if ws.Host != "" {
+				h = hostIndex[ws.Host]
+			}
+		}
 		alt := (h + 1) % len(sc.Hosts)
 		w.Host = sc.Hosts[h].Name
-		c.place(sc, w, h, alt, hostURLs, rng.IntN(2) == 0)
+		if ws != nil && ws.Kind == KindListed {
+			c.placeListed(sc, w, ws, hostIndex, hostURLs)
+		} else {
+			c.place(sc, w, h, alt, hostURLs, badIs404)
+		}
+		if ws != nil {
+			c.override(w, ws, sc.Hosts, hostURLs)
+		}
 		c.works = append(c.works, w)
 		c.byID[w.ID] = w
 		c.byDOI[w.DOI] = w
 	}
 	return c
+}
+
+// KindListed is the Kind of a listed work placed at its own locations (works.list
+// only; not part of a mix).
+const KindListed Kind = "listed"
+
+// placeListed places a work of works.list at its own locations.
+func (c *catalogue) placeListed(sc Scenario, w *work, ws *WorkSpec, hostIndex map[string]int, hostURLs []string) {
+	w.Kind = KindListed
+	at := func(l LocationSpec) (pdf, landing *string, host int) {
+		host = hostIndex[l.Host] // "" → 0, the first host
+		if l.PDF != "" {
+			u := hostURLs[host] + l.PDF
+			pdf = &u
+			c.routes[host][l.PDF] = route{kind: routePDF, w: w}
+		}
+		if l.Landing != "" {
+			lh := host
+			if l.LandingHost != "" {
+				lh = hostIndex[l.LandingHost]
+			}
+			u := hostURLs[lh] + l.Landing
+			landing = &u
+			r := route{kind: routeArticle, w: w}
+			if pdf != nil {
+				r = route{kind: routeLanding, w: w, pdfURL: *pdf}
+			}
+			c.routes[lh][l.Landing] = r
+		}
+		return pdf, landing, host
+	}
+	cc, published := ptr("cc-by"), ptr("publishedVersion")
+	var p placement
+	for _, l := range ws.Locations {
+		pdf, landing, host := at(l)
+		p.locs = append(p.locs, loc{IsOA: true, LandingPageURL: landing, PDFURL: pdf, Source: sourceOf(sc, host), License: cc, Version: published})
+		if pdf != nil && w.PDFURL == "" {
+			w.PDFURL = *pdf
+		}
+	}
+	for i, l := range ws.Unpaywall {
+		pdf, landing, _ := at(l)
+		u := upLoc{URLForPDF: pdf, URLForLandingPage: landing, HostType: "publisher", Version: *published, License: cc,
+			Evidence: "open (via page says license)", IsBest: i == 0}
+		if pdf != nil {
+			u.URL = *pdf
+			if w.PDFURL == "" {
+				w.PDFURL = *pdf
+			}
+		} else {
+			u.URL = *landing
+		}
+		p.up.all = append(p.up.all, u)
+	}
+	if len(p.locs) > 0 {
+		p.best = &p.locs[0]
+		p.oaURL = p.locs[0].PDFURL
+		if p.oaURL == nil {
+			p.oaURL = p.locs[0].LandingPageURL
+		}
+	}
+	if len(p.up.all) > 0 {
+		p.up.best = &p.up.all[0]
+	}
+	w.isOA = len(p.locs) > 0 || len(p.up.all) > 0 || ws.UnpaywallRaw != ""
+	w.Expected, w.oaStatus = OutcomeMiss, "closed"
+	if w.isOA {
+		w.oaStatus = "gold"
+	}
+	if w.PDFURL != "" {
+		w.Expected, w.PDFSize = OutcomePDF, int64(sc.PDFSize)
+	}
+	h := 0
+	switch {
+	case len(ws.Locations) > 0:
+		h = hostIndex[ws.Locations[0].Host]
+	case len(ws.Unpaywall) > 0:
+		h = hostIndex[ws.Unpaywall[0].Host]
+	}
+	w.Host = sc.Hosts[h].Name
+	c.render(sc, w, h, p)
+	if len(ws.Unpaywall) == 0 {
+		w.unpaywall = nil // Unpaywall does not know the work
+	}
+}
+
+// override applies a listed work's raw records.
+func (c *catalogue) override(w *work, ws *WorkSpec, hosts []HostSpec, hostURLs []string) {
+	pairs := make([]string, 0, 2*len(hosts))
+	for i, h := range hosts {
+		pairs = append(pairs, "${"+h.Name+"}", hostURLs[i])
+	}
+	expand := strings.NewReplacer(pairs...)
+	if ws.UnpaywallRaw != "" {
+		w.unpaywall = []byte(expand.Replace(ws.UnpaywallRaw))
+	}
+	for f, v := range ws.OpenAlex {
+		w.fields[f] = json.RawMessage(expand.Replace(v))
+		if !slices.Contains(c.fields, f) {
+			c.fields = append(slices.Clone(c.fields), f)
+			slices.Sort(c.fields[len(openAlexFields):])
+		}
+	}
 }
 
 // place decides the work's locations, registers its publisher routes and renders
@@ -280,45 +423,38 @@ func (c *catalogue) place(sc Scenario, w *work, h, alt int, hostURLs []string, b
 		c.routes[host][path] = r
 		return hostURLs[host] + path
 	}
-	src := func(host int) source {
-		return source{ID: fmt.Sprintf("https://openalex.org/S%d", 100+host), DisplayName: "Journal of " + sc.Hosts[host].Name, Type: "journal"}
-	}
+	src := func(host int) source { return sourceOf(sc, host) }
 	cc := ptr("cc-by")
 	published, accepted := ptr("publishedVersion"), ptr("acceptedVersion")
 
-	var locs []loc
-	var best *loc
-	var up struct {
-		best *upLoc
-		all  []upLoc
-	}
+	var p placement
+	locs, best, up := &p.locs, &p.best, &p.up
 	w.Expected = OutcomePDF
 	w.PDFSize = int64(sc.PDFSize)
 	w.isOA = true
-	var oaURL *string
 
 	switch w.Kind {
 	case KindDirectPDF:
 		pdf := at(h, "/pdf/"+w.ID, route{kind: routePDF})
 		landing := at(h, "/landing/"+w.ID, route{kind: routeLanding, pdfURL: pdf})
-		locs = []loc{{IsOA: true, LandingPageURL: &landing, PDFURL: &pdf, Source: src(h), License: cc, Version: published}}
-		best = &locs[0]
-		w.PDFURL, w.oaStatus, oaURL = pdf, "gold", &pdf
+		*locs = []loc{{IsOA: true, LandingPageURL: &landing, PDFURL: &pdf, Source: src(h), License: cc, Version: published}}
+		*best = &(*locs)[0]
+		w.PDFURL, w.oaStatus, p.oaURL = pdf, "gold", &pdf
 		u := upLoc{URL: pdf, URLForPDF: &pdf, URLForLandingPage: &landing, HostType: "publisher", Version: *published, License: cc, Evidence: "open (via page says license)", IsBest: true}
 		up.best, up.all = &u, []upLoc{u}
 	case KindUnpaywallOnly:
 		article := at(h, "/article/"+w.ID, route{kind: routeArticle})
 		pdf := at(alt, "/pdf/"+w.ID, route{kind: routePDF})
-		locs = []loc{{IsOA: false, LandingPageURL: &article, Source: src(h), Version: published}}
-		w.PDFURL, w.oaStatus, oaURL = pdf, "green", &article
+		*locs = []loc{{IsOA: false, LandingPageURL: &article, Source: src(h), Version: published}}
+		w.PDFURL, w.oaStatus, p.oaURL = pdf, "green", &article
 		u := upLoc{URL: pdf, URLForPDF: &pdf, HostType: "repository", Version: *accepted, License: cc, Evidence: "oa repository (via OAI-PMH doi match)", IsBest: true}
 		up.best, up.all = &u, []upLoc{u}
 	case KindLandingPage:
 		pdf := at(h, "/pdf/"+w.ID, route{kind: routePDF})
 		landing := at(h, "/landing/"+w.ID, route{kind: routeLanding, pdfURL: pdf})
-		locs = []loc{{IsOA: true, LandingPageURL: &landing, Source: src(h), Version: published}}
-		best = &locs[0]
-		w.PDFURL, w.oaStatus, oaURL = pdf, "bronze", &landing
+		*locs = []loc{{IsOA: true, LandingPageURL: &landing, Source: src(h), Version: published}}
+		*best = &(*locs)[0]
+		w.PDFURL, w.oaStatus, p.oaURL = pdf, "bronze", &landing
 		u := upLoc{URL: landing, URLForLandingPage: &landing, HostType: "publisher", Version: *published, Evidence: "open (via free article)", IsBest: true}
 		up.best, up.all = &u, []upLoc{u}
 	case KindBadFirstLocation:
@@ -330,12 +466,12 @@ func (c *catalogue) place(sc Scenario, w *work, h, alt int, hostURLs []string, b
 		}
 		article := at(h, "/article/"+w.ID, route{kind: routeArticle})
 		good := at(alt, "/pdf/"+w.ID, route{kind: routePDF})
-		locs = []loc{
+		*locs = []loc{
 			{IsOA: true, LandingPageURL: &article, PDFURL: &bad, Source: src(h), License: cc, Version: published},
 			{IsOA: true, PDFURL: &good, Source: src(alt), License: cc, Version: accepted},
 		}
-		best = &locs[0]
-		w.PDFURL, w.oaStatus, oaURL = good, "hybrid", &bad
+		*best = &(*locs)[0]
+		w.PDFURL, w.oaStatus, p.oaURL = good, "hybrid", &bad
 		b := upLoc{URL: bad, URLForPDF: &bad, URLForLandingPage: &article, HostType: "publisher", Version: *published, License: cc, Evidence: "open (via page says license)", IsBest: true}
 		g := upLoc{URL: good, URLForPDF: &good, HostType: "repository", Version: *accepted, License: cc, Evidence: "oa repository (via OAI-PMH doi match)"}
 		up.best, up.all = &b, []upLoc{b, g}
@@ -343,18 +479,41 @@ func (c *catalogue) place(sc Scenario, w *work, h, alt int, hostURLs []string, b
 		missing := at(h, "/missing/"+w.ID, route{kind: routeMissing})
 		article := at(h, "/article/"+w.ID, route{kind: routeArticle})
 		good := at(alt, "/pdf/"+w.ID, route{kind: routePDF})
-		locs = []loc{{IsOA: true, LandingPageURL: &article, PDFURL: &missing, Source: src(h), License: cc, Version: published}}
-		best = &locs[0]
-		w.PDFURL, w.oaStatus, oaURL = good, "gold", &missing
+		*locs = []loc{{IsOA: true, LandingPageURL: &article, PDFURL: &missing, Source: src(h), License: cc, Version: published}}
+		*best = &(*locs)[0]
+		w.PDFURL, w.oaStatus, p.oaURL = good, "gold", &missing
 		u := upLoc{URL: good, URLForPDF: &good, HostType: "repository", Version: *accepted, License: cc, Evidence: "oa repository (via OAI-PMH doi match)", IsBest: true}
 		up.best, up.all = &u, []upLoc{u}
 	case KindClosed:
 		article := at(h, "/article/"+w.ID, route{kind: routeArticle})
-		locs = []loc{{IsOA: false, LandingPageURL: &article, Source: src(h), Version: published}}
+		*locs = []loc{{IsOA: false, LandingPageURL: &article, Source: src(h), Version: published}}
 		w.Expected, w.PDFSize, w.isOA, w.oaStatus = OutcomeMiss, 0, false, "closed"
 		up.all = []upLoc{}
 	}
 
+	c.render(sc, w, h, p)
+}
+
+// placement is where a work can be found: its OpenAlex locations (best among them)
+// and its Unpaywall locations.
+type placement struct {
+	locs  []loc
+	best  *loc
+	oaURL *string
+	up    struct {
+		best *upLoc
+		all  []upLoc
+	}
+}
+
+func sourceOf(sc Scenario, host int) source {
+	return source{ID: fmt.Sprintf("https://openalex.org/S%d", 100+host), DisplayName: "Journal of " + sc.Hosts[host].Name, Type: "journal"}
+}
+
+// render writes the work's OpenAlex and Unpaywall records; h is the host of its
+// primary location.
+func (c *catalogue) render(sc Scenario, w *work, h int, p placement) {
+	locs, best, up, oaURL := p.locs, p.best, p.up, p.oaURL
 	doiURL := "https://doi.org/" + w.DOI
 	oaID := "https://openalex.org/" + w.ID
 	n := workNumber(w.ID)
