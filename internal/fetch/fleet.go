@@ -64,12 +64,17 @@ func (fh *fleetHost) localLocked(h *host, now time.Time) bool {
 		}
 		return false
 	}
+	if l := limitOf(fh.fallbackRate()); h.lim.Limit() != l {
+		h.lim.SetLimitAt(now, l)
+	}
 	if !fh.fallback {
 		fh.fallback = true
 		fh.resv = time.Time{} // Redis may have lost it; the local limiter paces from here
-	}
-	if l := limitOf(fh.fallbackRate()); h.lim.Limit() != l {
-		h.lim.SetLimitAt(now, l)
+		// The local bucket filled up while the fleet paced the host: start from empty,
+		// or every member would send a burst at once.
+		if t := h.lim.TokensAt(now); t >= 1 {
+			h.lim.AllowN(now, int(t))
+		}
 	}
 	return true
 }
