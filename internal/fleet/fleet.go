@@ -82,10 +82,11 @@ type Client struct {
 	watch []Watcher
 }
 
-// Watcher is told when the client falls back and when it is back. Back runs before
-// the client is used again, so a watcher can write local state back into the fleet
+// Watcher is told when the client falls back and when it is back. FleetBack runs as
+// soon as Redis answers again, so a watcher can write local state back into the fleet
 // (for example, windows it learned of while Redis was away) through the client: the
-// calls it makes then go to Redis.
+// calls it makes then go to Redis. Other calls may reach Redis at the same time; a
+// process's own windows still hold locally meanwhile.
 type Watcher interface {
 	FleetFallback(members int)
 	FleetBack(ctx context.Context)
