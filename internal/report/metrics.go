@@ -182,27 +182,23 @@ func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 // fleetCollectors are the shared limiter's series: members, whether the run ended in
 // fallback (Redis away, local limits), the fallback episodes and the failed calls.
 func fleetCollectors(st fleet.Stats) []prometheus.Collector {
-	members := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "contentdl_fleet_members",
-		Help: "Processes of the fleet alive at the last heartbeat.",
-	})
-	members.Set(float64(st.Members))
-	fallback := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "contentdl_fleet_fallback",
-		Help: "1 when the run ended limiting locally because the fleet's Redis was unreachable.",
-	})
+	fallback := 0.0
 	if st.Fallback {
-		fallback.Set(1)
+		fallback = 1
 	}
-	episodes := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "contentdl_fleet_fallbacks_total",
-		Help: "Times the run fell back to local limits because the fleet's Redis was unreachable.",
-	})
-	episodes.Add(float64(st.Fallbacks))
-	errs := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "contentdl_fleet_redis_errors_total",
-		Help: "Redis calls of the shared limiter that failed or timed out.",
-	})
-	errs.Add(float64(st.Errors))
-	return []prometheus.Collector{members, fallback, episodes, errs}
+	gauge := func(name, help string, v float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return v })
+	}
+	counter := func(name, help string, v float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v })
+	}
+	return []prometheus.Collector{
+		gauge("contentdl_fleet_members", "Processes of the fleet alive at the last heartbeat.", float64(st.Members)),
+		gauge("contentdl_fleet_fallback",
+			"1 when the run ended limiting locally because the fleet's Redis was unreachable.", fallback),
+		counter("contentdl_fleet_fallbacks_total",
+			"Times the run fell back to local limits because the fleet's Redis was unreachable.", float64(st.Fallbacks)),
+		counter("contentdl_fleet_redis_errors_total",
+			"Redis calls of the shared limiter that failed or timed out.", float64(st.Errors)),
+	}
 }

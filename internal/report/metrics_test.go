@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/docstokg/contentdl/internal/fleet"
 	"github.com/docstokg/contentdl/internal/openalex"
 	"github.com/docstokg/contentdl/internal/policy"
 )
@@ -367,5 +368,41 @@ func TestMetricsShardLabel(t *testing.T) {
 				t.Errorf("%s %v has no shard label", name, s.GetLabel())
 			}
 		}
+	}
+}
+
+// TestMetricsCarryTheFleet: with a fleet, the file has its members, whether the run
+// ended in fallback, the fallback episodes and the failed Redis calls, labelled by
+// shard like every series.
+func TestMetricsCarryTheFleet(t *testing.T) {
+	m := NewMetrics()
+	m.Shard = "2/4"
+	m.Fleet = func() fleet.Stats { return fleet.Stats{Members: 4, Fallback: true, Fallbacks: 2, Errors: 7} }
+	path := filepath.Join(t.TempDir(), "contentdl.prom")
+	if err := m.WriteFile(path, fixtureSummary(), true); err != nil {
+		t.Fatal(err)
+	}
+	mfs := parseMetrics(t, path)
+	shard := map[string]string{"shard": "2/4"}
+	for name, want := range map[string]float64{
+		"contentdl_fleet_members":            4,
+		"contentdl_fleet_fallback":           1,
+		"contentdl_fleet_fallbacks_total":    2,
+		"contentdl_fleet_redis_errors_total": 7,
+	} {
+		if got := value(find(t, mfs, name, shard)); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if mfs["contentdl_fleet_fallbacks_total"].GetType() != dto.MetricType_COUNTER {
+		t.Errorf("contentdl_fleet_fallbacks_total is a %v, want a counter", mfs["contentdl_fleet_fallbacks_total"].GetType())
+	}
+	// Without a fleet, no fleet series.
+	plain := filepath.Join(t.TempDir(), "plain.prom")
+	if err := NewMetrics().WriteFile(plain, fixtureSummary(), true); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := parseMetrics(t, plain)["contentdl_fleet_members"]; ok {
+		t.Error("fleet series written without a fleet")
 	}
 }
