@@ -73,7 +73,6 @@ type Client struct {
 	fails     atomic.Int32
 	members   atomic.Int64
 	fallbacks atomic.Int64 // fallback episodes so far
-	calls     atomic.Int64
 	errs      atomic.Int64
 	seq       atomic.Uint64
 
@@ -244,14 +243,13 @@ type Stats struct {
 	Members   int
 	Fallback  bool
 	Fallbacks int64 // fallback episodes so far
-	Calls     int64
 	Errors    int64
 }
 
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
 	return Stats{Members: c.Members(), Fallback: c.Fallback(), Fallbacks: c.fallbacks.Load(),
-		Calls: c.calls.Load(), Errors: c.errs.Load()}
+		Errors: c.errs.Load()}
 }
 
 // Close stops the heartbeat, gives back this member's leases and leaves the fleet.
@@ -285,7 +283,6 @@ func (c *Client) call(fn func(ctx context.Context) error) error {
 	if c.fallback.Load() {
 		return ErrUnavailable
 	}
-	c.calls.Add(1)
 	ctx, cancel := context.WithTimeout(c.ctx, c.o.Timeout)
 	err := fn(ctx)
 	cancel()
